@@ -1,0 +1,198 @@
+//! Per-worker counters. One list of drop reasons ([`DropReason`]): every exit of the packet path names one.
+//!
+//! Counters are plain `u64`s owned by one worker (no atomics on the packet path); exporters sum them on read.
+
+/// Declares [`DropReason`] with its metric label and help text, in one place (VPP's `foreach_*_error` idea).
+macro_rules! drop_reasons {
+    ($( $(#[$doc:meta])* $name:ident = $label:literal, )*) => {
+        /// Why the packet path dropped (or did not translate) a packet. The label is the Prometheus
+        /// `reason` label of `xlat64_packets_dropped_total`.
+        #[repr(u16)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum DropReason {
+            $( $(#[$doc])* $name, )*
+        }
+
+        impl DropReason {
+            /// Every reason, in declaration order (index = `reason as usize`).
+            pub const ALL: &'static [DropReason] = &[ $( DropReason::$name, )* ];
+            /// Number of reasons: the length of a counter array.
+            pub const COUNT: usize = Self::ALL.len();
+
+            /// The metric label (snake_case, stable).
+            pub const fn as_str(self) -> &'static str {
+                match self { $( DropReason::$name => $label, )* }
+            }
+        }
+    };
+}
+
+drop_reasons! {
+    // --- parsing: malformed or truncated input ---
+    /// Shorter than the headers it claims to have.
+    Truncated = "truncated",
+    /// Not IPv4 or IPv6 (link-layer type or IP version).
+    NotIp = "not_ip",
+    /// IPv4 header invalid: IHL < 5, total length inconsistent with the buffer.
+    Ipv4HeaderInvalid = "ipv4_header_invalid",
+    /// IPv4 header checksum wrong.
+    Ipv4ChecksumInvalid = "ipv4_checksum_invalid",
+    /// IPv6 header invalid: payload length inconsistent with the buffer.
+    Ipv6HeaderInvalid = "ipv6_header_invalid",
+    /// IPv6 extension header chain truncated or malformed.
+    Ipv6ExtHeaderInvalid = "ipv6_ext_header_invalid",
+    /// Upper-layer header (TCP/UDP/ICMP) shorter than its minimum in the first fragment.
+    L4HeaderTruncated = "l4_header_truncated",
+
+    // --- classification ---
+    /// No tenant claims the packet (IPv6 destination prefix, IPv4 ingress/VLAN/destination).
+    NoTenant = "no_tenant",
+
+    // --- addresses (RFC 6052, RFC 7757) ---
+    /// Source address has no mapping (not in pool6 nor in the EAMT).
+    SrcUntranslatable = "src_untranslatable",
+    /// Destination address has no mapping.
+    DstUntranslatable = "dst_untranslatable",
+    /// RFC 6052 §3.1: the well-known prefix must not carry non-global IPv4 addresses.
+    WkpNonGlobal = "wkp_non_global",
+
+    // --- header rules (RFC 7915 §4.1, §5.1) ---
+    /// TTL or hop limit would reach 0: answered with ICMP Time Exceeded when allowed.
+    TtlExpired = "ttl_expired",
+    /// RFC 7915 §4.1: unexpired IPv4 source route option (answered with Source Route Failed).
+    Ipv4SourceRoute = "ipv4_source_route",
+    /// RFC 7915 §5.1: routing header with segments left ≠ 0 (answered with Parameter Problem).
+    Ipv6SegmentsLeft = "ipv6_segments_left",
+    /// Packet larger than the egress MTU and may not be fragmented (answered with Packet Too Big /
+    /// Fragmentation Needed when allowed).
+    PacketTooBig = "packet_too_big",
+    /// Frame buffer lacks the head- or tailroom the translation needs (a bug in the frame source).
+    NoRoom = "no_room",
+
+    // --- ICMP (RFC 7915 §4.2, §4.3, §5.2, §5.3) ---
+    /// ICMP type with no translation (e.g. timestamp, router advertisement, MLD, redirect).
+    IcmpUntranslatableType = "icmp_untranslatable_type",
+    /// ICMP error code with no translation (e.g. Destination Unreachable code 12+ without mapping).
+    IcmpUntranslatableCode = "icmp_untranslatable_code",
+    /// Parameter Problem whose pointer has no counterpart.
+    IcmpUntranslatablePointer = "icmp_untranslatable_pointer",
+    /// ICMP checksum of a message the translator rebuilds was wrong on arrival.
+    IcmpChecksumInvalid = "icmp_checksum_invalid",
+    /// The packet inside an ICMP error is malformed or cannot be translated.
+    IcmpInnerInvalid = "icmp_inner_invalid",
+    /// An ICMP error inside an ICMP error (RFC 7915: not translated).
+    IcmpErrorNested = "icmp_error_nested",
+    /// ICMP error that arrived fragmented (its inner packet cannot be rewritten).
+    IcmpErrorFragmented = "icmp_error_fragmented",
+
+    // --- transport checksums and fragments ---
+    /// IPv4 UDP with checksum 0 (RFC 7915 §4.5), not amended (option off, or a fragment).
+    UdpChecksumZero = "udp_checksum_zero",
+    /// Fragment fields impossible (offset beyond 64 KiB, first fragment too short for its header).
+    FragmentInvalid = "fragment_invalid",
+}
+
+/// Which way a packet crossed the translator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Direction {
+    V6ToV4 = 0,
+    V4ToV6 = 1,
+}
+
+impl Direction {
+    pub const ALL: [Direction; 2] = [Direction::V6ToV4, Direction::V4ToV6];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Direction::V6ToV4 => "v6_to_v4",
+            Direction::V4ToV6 => "v4_to_v6",
+        }
+    }
+}
+
+/// Counters of one direction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirectionStats {
+    /// Packets received on this direction's ingress side.
+    pub received: u64,
+    /// Packets translated and forwarded (a packet split into fragments counts once).
+    pub translated: u64,
+    /// Extra packets created by fragmentation.
+    pub fragments_created: u64,
+    /// ICMP errors the translator originated back to the sender.
+    pub icmp_errors_sent: u64,
+    /// Drops (or refusals answered with an ICMP error), by reason.
+    pub dropped: [u64; DropReason::COUNT],
+}
+
+impl Default for DirectionStats {
+    fn default() -> Self {
+        DirectionStats {
+            received: 0,
+            translated: 0,
+            fragments_created: 0,
+            icmp_errors_sent: 0,
+            dropped: [0; DropReason::COUNT],
+        }
+    }
+}
+
+impl DirectionStats {
+    pub fn dropped_total(&self) -> u64 {
+        self.dropped.iter().sum()
+    }
+
+    pub fn add(&mut self, other: &DirectionStats) {
+        self.received += other.received;
+        self.translated += other.translated;
+        self.fragments_created += other.fragments_created;
+        self.icmp_errors_sent += other.icmp_errors_sent;
+        for (a, b) in self.dropped.iter_mut().zip(other.dropped.iter()) {
+            *a += b;
+        }
+    }
+}
+
+/// One worker's counters, per direction. Packets that are neither IPv4 nor IPv6 count under `not_ip` in
+/// `unclassified`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Stats {
+    pub dir: [DirectionStats; 2],
+    /// Packets dropped before a direction was known (not IP at all).
+    pub unclassified: DirectionStats,
+}
+
+impl Stats {
+    #[inline]
+    pub fn dir_mut(&mut self, d: Direction) -> &mut DirectionStats {
+        &mut self.dir[d as usize]
+    }
+
+    #[inline]
+    pub fn dir(&self, d: Direction) -> &DirectionStats {
+        &self.dir[d as usize]
+    }
+
+    pub fn add(&mut self, other: &Stats) {
+        for (a, b) in self.dir.iter_mut().zip(other.dir.iter()) {
+            a.add(b);
+        }
+        self.unclassified.add(&other.unclassified);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_are_unique_snake_case_and_indexed_in_order() {
+        let mut seen = std::collections::HashSet::new();
+        for (i, r) in DropReason::ALL.iter().enumerate() {
+            assert_eq!(*r as usize, i);
+            assert!(seen.insert(r.as_str()), "duplicate label {}", r.as_str());
+            assert!(r.as_str().bytes().all(|b| b.is_ascii_lowercase() || b == b'_' || b.is_ascii_digit()));
+        }
+        assert_eq!(DropReason::COUNT, seen.len());
+    }
+}

@@ -1,0 +1,35 @@
+//! Stateless IP/ICMP translation (SIIT): RFC 7915 header rules, RFC 6052 and RFC 7757 (EAMT) address mapping,
+//! RFC 6791 sources for ICMP errors.
+//!
+//! Everything here is a pure function of a [`Frame`](crate::frame::Frame) and the tenant's tables: it rewrites
+//! the frame in place and returns a [`Verdict`]. No I/O, no allocation, no panics on any input.
+
+pub mod eamt;
+pub mod rfc6052;
+pub mod rfc6791;
+
+use crate::stats::DropReason;
+
+/// Which side of the translator a packet leaves on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Side {
+    V4,
+    V6,
+}
+
+/// What to do with a frame after translation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// The frame holds the translated packet; send it out on `Side`.
+    Forward(Side),
+    /// The frame holds the translated IPv6 packet, which is larger than `mtu` and must be split into IPv6
+    /// fragments of at most `mtu` bytes (RFC 7915 §4: IPv4 packets with DF=0). It already carries a Fragment
+    /// Header.
+    Fragment { mtu: u16 },
+    /// The frame was rewritten into an ICMP error for the original sender (the translator originated it);
+    /// send it back out on `Side` (the side the packet came from). `reason` says why the original packet did
+    /// not pass.
+    IcmpError(Side, DropReason),
+    /// Not translated, for this reason.
+    Drop(DropReason),
+}
