@@ -50,7 +50,6 @@ impl EthernetFrame<&[u8]> {
 }
 
 impl<T: AsRef<[u8]>> EthernetFrame<T> {
-
     /// Wraps without checking; accessors panic if the buffer is shorter than 14 bytes.
     #[inline]
     pub const fn new_unchecked(buffer: T) -> Self {
@@ -130,7 +129,6 @@ impl VlanTag<&[u8]> {
 }
 
 impl<T: AsRef<[u8]>> VlanTag<T> {
-
     /// Wraps without checking; accessors panic if the buffer is shorter than 4 bytes.
     #[inline]
     pub const fn new_unchecked(buffer: T) -> Self {
@@ -244,7 +242,11 @@ pub fn parse_l2(frame: &[u8]) -> Result<L2Info, Error> {
             })
         }
         EtherType::QINQ => Err(Error::Malformed),
-        ethertype => Ok(L2Info { l3_offset: EthernetFrame::HEADER_LEN, ethertype, vlan: None }),
+        ethertype => Ok(L2Info {
+            l3_offset: EthernetFrame::HEADER_LEN,
+            ethertype,
+            vlan: None,
+        }),
     }
 }
 
@@ -254,7 +256,13 @@ pub fn parse_l2(frame: &[u8]) -> Result<L2Info, Error> {
 /// # Panics
 /// If `buf` is shorter than that: the caller reserves the room (frame headroom), packet bytes cannot cause it.
 #[inline]
-pub fn write_l2(buf: &mut [u8], dst: [u8; 6], src: [u8; 6], vlan: Option<u16>, ethertype: u16) -> usize {
+pub fn write_l2(
+    buf: &mut [u8],
+    dst: [u8; 6],
+    src: [u8; 6],
+    vlan: Option<u16>,
+    ethertype: u16,
+) -> usize {
     buf[field::DST_ADDR].copy_from_slice(&dst);
     buf[field::SRC_ADDR].copy_from_slice(&src);
     match vlan {
@@ -277,6 +285,7 @@ mod tests {
     use proptest::prelude::*;
 
     // A tagged frame: dst 02:00:00:00:00:02, src 02:00:00:00:00:01, 802.1Q PCP 5 DEI 1 VID 100, IPv6.
+    #[rustfmt::skip]
     const TAGGED: [u8; 20] = [
         0x02, 0x00, 0x00, 0x00, 0x00, 0x02, // dst
         0x02, 0x00, 0x00, 0x00, 0x00, 0x01, // src
@@ -299,7 +308,11 @@ mod tests {
         assert_eq!(tag.ethertype(), EtherType::IPV6);
         assert_eq!(
             parse_l2(&TAGGED).unwrap(),
-            L2Info { l3_offset: 18, ethertype: EtherType::IPV6, vlan: Some(100) }
+            L2Info {
+                l3_offset: 18,
+                ethertype: EtherType::IPV6,
+                vlan: Some(100)
+            }
         );
     }
 
@@ -307,8 +320,18 @@ mod tests {
     fn untagged_frame() {
         let mut f = [0u8; 14];
         assert_eq!(write_l2(&mut f, [1; 6], [2; 6], None, EtherType::IPV4), 14);
-        assert_eq!(parse_l2(&f).unwrap(), L2Info { l3_offset: 14, ethertype: EtherType::IPV4, vlan: None });
-        assert_eq!(EthernetFrame::new_checked(&f[..]).unwrap().payload(), &[] as &[u8]);
+        assert_eq!(
+            parse_l2(&f).unwrap(),
+            L2Info {
+                l3_offset: 14,
+                ethertype: EtherType::IPV4,
+                vlan: None
+            }
+        );
+        assert_eq!(
+            EthernetFrame::new_checked(&f[..]).unwrap().payload(),
+            &[] as &[u8]
+        );
     }
 
     #[test]
@@ -326,13 +349,21 @@ mod tests {
         tag.set_pcp(1);
         tag.set_dei(false);
         assert_eq!((tag.pcp(), tag.dei(), tag.vid()), (1, false, 0xfff));
-        assert_eq!(&f[..18], &[0xaa, 0xaa, 0xaa, 0xaa, 0xaa, 0xaa, 0xbb, 0xbb, 0xbb, 0xbb, 0xbb, 0xbb, 0x81, 0x00,
-            0x2f, 0xff, 0x08, 0x00]);
+        assert_eq!(
+            &f[..18],
+            &[
+                0xaa, 0xaa, 0xaa, 0xaa, 0xaa, 0xaa, 0xbb, 0xbb, 0xbb, 0xbb, 0xbb, 0xbb, 0x81, 0x00,
+                0x2f, 0xff, 0x08, 0x00
+            ]
+        );
     }
 
     #[test]
     fn rejects() {
-        assert_eq!(EthernetFrame::new_checked(&TAGGED[..13]), Err(Error::Truncated));
+        assert_eq!(
+            EthernetFrame::new_checked(&TAGGED[..13]),
+            Err(Error::Truncated)
+        );
         assert_eq!(VlanTag::new_checked(&TAGGED[..3]), Err(Error::Truncated));
         assert_eq!(parse_l2(&TAGGED[..13]), Err(Error::Truncated));
         // Tag announced, not present.
@@ -349,10 +380,17 @@ mod tests {
     #[test]
     fn write_then_parse_tagged() {
         let mut f = [0u8; 18];
-        assert_eq!(write_l2(&mut f, [1; 6], [2; 6], Some(4094), EtherType::IPV6), 18);
+        assert_eq!(
+            write_l2(&mut f, [1; 6], [2; 6], Some(4094), EtherType::IPV6),
+            18
+        );
         assert_eq!(
             parse_l2(&f).unwrap(),
-            L2Info { l3_offset: 18, ethertype: EtherType::IPV6, vlan: Some(4094) }
+            L2Info {
+                l3_offset: 18,
+                ethertype: EtherType::IPV6,
+                vlan: Some(4094)
+            }
         );
     }
 
@@ -366,7 +404,14 @@ mod tests {
         let mut buf = Vec::new();
         builder.write(&mut buf, &[1, 2, 3]).unwrap();
         let l2 = parse_l2(&buf).unwrap();
-        assert_eq!(l2, L2Info { l3_offset: 18, ethertype: EtherType::IPV4, vlan: Some(300) });
+        assert_eq!(
+            l2,
+            L2Info {
+                l3_offset: 18,
+                ethertype: EtherType::IPV4,
+                vlan: Some(300)
+            }
+        );
         let eth = EthernetFrame::new_checked(&buf[..]).unwrap();
         let sliced = SlicedPacket::from_ethernet(&buf).unwrap();
         let ep = match sliced.link.unwrap() {

@@ -146,7 +146,10 @@ impl<T: AsRef<[u8]>> Icmpv6Packet<T> {
     #[inline]
     pub fn verify_checksum(&self, src: &[u8; 16], dst: &[u8; 16]) -> bool {
         let data = self.buffer.as_ref();
-        checksum::fold(checksum::add(pseudo(src, dst, data.len()), checksum::sum(data))) == 0xffff
+        checksum::fold(checksum::add(
+            pseudo(src, dst, data.len()),
+            checksum::sum(data),
+        )) == 0xffff
     }
 }
 
@@ -207,7 +210,10 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Icmpv6Packet<T> {
     pub fn fill_checksum(&mut self, src: &[u8; 16], dst: &[u8; 16]) {
         self.set_checksum(0);
         let data = self.buffer.as_ref();
-        let c = checksum::finish(checksum::add(pseudo(src, dst, data.len()), checksum::sum(data)));
+        let c = checksum::finish(checksum::add(
+            pseudo(src, dst, data.len()),
+            checksum::sum(data),
+        ));
         self.set_checksum(c);
     }
 }
@@ -217,11 +223,17 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    const SRC: [u8; 16] = [0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01];
-    const DST: [u8; 16] = [0x00, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0, 0xc6, 0x33, 0x64, 0x02];
+    const SRC: [u8; 16] = [
+        0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01,
+    ];
+    const DST: [u8; 16] = [
+        0x00, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0, 0xc6, 0x33, 0x64, 0x02,
+    ];
 
     /// A real Echo Request from 2001:db8::1 to 64:ff9b::198.51.100.2: ident 0x1234, seq 1, data "abcd".
-    const ECHO: [u8; 12] = [0x80, 0x00, 0x50, 0xcd, 0x12, 0x34, 0x00, 0x01, b'a', b'b', b'c', b'd'];
+    const ECHO: [u8; 12] = [
+        0x80, 0x00, 0x50, 0xcd, 0x12, 0x34, 0x00, 0x01, b'a', b'b', b'c', b'd',
+    ];
 
     #[test]
     fn parse_echo() {
@@ -271,9 +283,14 @@ mod tests {
     fn agrees_with_etherparse() {
         use etherparse::{PacketBuilder, SlicedPacket, TransportSlice};
         let mut buf = Vec::new();
-        PacketBuilder::ipv6(SRC, DST, 64).icmpv6_echo_reply(0x4242, 9).write(&mut buf, &[0xa5; 55]).unwrap();
+        PacketBuilder::ipv6(SRC, DST, 64)
+            .icmpv6_echo_reply(0x4242, 9)
+            .write(&mut buf, &[0xa5; 55])
+            .unwrap();
         let sliced = SlicedPacket::from_ip(&buf).unwrap();
-        let Some(TransportSlice::Icmpv6(ep)) = sliced.transport else { panic!("not ICMPv6") };
+        let Some(TransportSlice::Icmpv6(ep)) = sliced.transport else {
+            panic!("not ICMPv6")
+        };
         let p = Icmpv6Packet::new_checked(&buf[40..]).unwrap();
         assert_eq!(p.msg_type(), ep.type_u8());
         assert_eq!(p.code(), ep.code_u8());
@@ -282,7 +299,9 @@ mod tests {
         assert_eq!(p.payload(), ep.payload());
         assert!(p.verify_checksum(&SRC, &DST));
         let mut copy = buf[40..].to_vec();
-        Icmpv6Packet::new_checked(&mut copy[..]).unwrap().fill_checksum(&SRC, &DST);
+        Icmpv6Packet::new_checked(&mut copy[..])
+            .unwrap()
+            .fill_checksum(&SRC, &DST);
         assert_eq!(copy, buf[40..]);
     }
 
@@ -306,7 +325,10 @@ mod tests {
                                            id in any::<u16>(), seq in any::<u16>(),
                                            data in proptest::collection::vec(any::<u8>(), 0..100)) {
             let mut buf = Vec::new();
-            etherparse::PacketBuilder::ipv6(src, dst, 1).icmpv6_echo_request(id, seq).write(&mut buf, &data).unwrap();
+            etherparse::PacketBuilder::ipv6(src, dst, 1)
+                .icmpv6_echo_request(id, seq)
+                .write(&mut buf, &data)
+                .unwrap();
             let p = Icmpv6Packet::new_checked(&buf[40..]).unwrap();
             prop_assert!(p.verify_checksum(&src, &dst));
             let mut copy = buf[40..].to_vec();

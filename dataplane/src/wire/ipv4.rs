@@ -42,7 +42,6 @@ impl Ipv4Packet<&[u8]> {
 }
 
 impl<T: AsRef<[u8]>> Ipv4Packet<T> {
-
     /// Wraps without checking. Fixed-field accessors panic on a buffer shorter than 20 bytes; [`options`],
     /// [`payload`] and the checksum methods trust IHL and Total Length.
     ///
@@ -377,6 +376,7 @@ mod tests {
     use proptest::prelude::*;
 
     /// A real IPv4/UDP packet: 192.0.2.1:53000 -> 198.51.100.2:53, ident 0x1c46, DF, TTL 64, payload "hello".
+    #[rustfmt::skip]
     const UDP_PACKET: [u8; 33] = [
         0x45, 0x00, 0x00, 0x21, // version 4, IHL 5, TOS 0, total length 33
         0x1c, 0x46, 0x40, 0x00, // ident, DF, offset 0
@@ -467,7 +467,10 @@ mod tests {
         assert_eq!(pkt.frag_offset(), 1480);
         assert!(pkt.is_fragment());
         assert_eq!((pkt.ttl(), pkt.protocol()), (3, 6));
-        assert_eq!((pkt.src_addr(), pkt.dst_addr()), ([10, 0, 0, 1], [10, 0, 0, 2]));
+        assert_eq!(
+            (pkt.src_addr(), pkt.dst_addr()),
+            ([10, 0, 0, 1], [10, 0, 0, 2])
+        );
         pkt.payload_mut()[0] = 0xaa;
         assert_eq!(pkt.payload().len(), 10);
         pkt.set_version_ihl(4, 24);
@@ -506,7 +509,10 @@ mod tests {
         b[..20].fill(0xff);
         write_header(&mut b, &repr);
         assert_eq!(b, UDP_PACKET);
-        assert_eq!(Ipv4Repr::parse(&Ipv4Packet::new_checked(&b[..]).unwrap()), repr);
+        assert_eq!(
+            Ipv4Repr::parse(&Ipv4Packet::new_checked(&b[..]).unwrap()),
+            repr
+        );
     }
 
     #[test]
@@ -532,7 +538,9 @@ mod tests {
         // Pointer 8 > length 7: exhausted.
         assert!(!source_route_unexpired(&[131, 7, 8, 1, 2, 3, 4, 0]));
         // Behind another option (Record Route, 7) and NOPs.
-        assert!(source_route_unexpired(&[1, 7, 7, 4, 0, 0, 0, 0, 1, 137, 11, 8, 1, 2, 3, 4, 5, 6, 7, 8]));
+        assert!(source_route_unexpired(&[
+            1, 7, 7, 4, 0, 0, 0, 0, 1, 137, 11, 8, 1, 2, 3, 4, 5, 6, 7, 8
+        ]));
         // After End of Option List: not an option.
         assert!(!source_route_unexpired(&[0, 131, 7, 4, 1, 2, 3, 4]));
         // Malformed lists: a length below 2, past the end, no length byte, a route without pointer.
@@ -582,8 +590,13 @@ mod tests {
     fn ipv4_like() -> impl Strategy<Value = Vec<u8>> {
         // Mostly plausible headers (version 4, some IHL, a total length near the buffer length), so that
         // new_checked passes often enough for the getters to run.
-        (proptest::collection::vec(any::<u8>(), 0..100), 0u8..16, any::<bool>(), 0usize..100).prop_map(
-            |(mut v, ihl, fix_len, tl)| {
+        (
+            proptest::collection::vec(any::<u8>(), 0..100),
+            0u8..16,
+            any::<bool>(),
+            0usize..100,
+        )
+            .prop_map(|(mut v, ihl, fix_len, tl)| {
                 if v.len() >= 4 {
                     v[0] = 0x40 | ihl;
                     if fix_len {
@@ -592,8 +605,7 @@ mod tests {
                     }
                 }
                 v
-            },
-        )
+            })
     }
 
     proptest! {
@@ -620,8 +632,10 @@ mod tests {
         }
 
         #[test]
-        fn write_header_verifies(src in any::<[u8; 4]>(), dst in any::<[u8; 4]>(), ident in any::<u16>(),
-                                 ttl in any::<u8>(), tos in any::<u8>(), off in 0u16..8192, mf in any::<bool>()) {
+        fn write_header_verifies(
+            src in any::<[u8; 4]>(), dst in any::<[u8; 4]>(), ident in any::<u16>(), ttl in any::<u8>(),
+            tos in any::<u8>(), off in 0u16..8192, mf in any::<bool>(),
+        ) {
             let repr = Ipv4Repr {
                 src, dst, protocol: 17, ttl, dscp_ecn: tos, ident, dont_frag: !mf, more_frags: mf,
                 frag_offset: off * 8, total_len: 20,

@@ -34,7 +34,6 @@ impl Ipv6Packet<&[u8]> {
 }
 
 impl<T: AsRef<[u8]>> Ipv6Packet<T> {
-
     /// Wraps without checking. Accessors panic on a buffer shorter than 40 bytes; [`payload`](Self::payload)
     /// trusts the Payload Length.
     #[inline]
@@ -208,7 +207,6 @@ impl Ipv6FragHeader<&[u8]> {
 }
 
 impl<T: AsRef<[u8]>> Ipv6FragHeader<T> {
-
     /// Wraps without checking; accessors panic on a buffer shorter than 8 bytes.
     #[inline]
     pub const fn new_unchecked(buffer: T) -> Self {
@@ -290,7 +288,10 @@ impl Ipv6FragHeader<&mut [u8]> {
     pub fn write(buf: &mut [u8], next_header: u8, offset_bytes: u16, more: bool, ident: u32) {
         buf[frag_field::NXT_HDR] = next_header;
         buf[frag_field::RESERVED] = 0;
-        write_u16(&mut buf[frag_field::OFF_M], (offset_bytes & FRAG_OFFSET_MASK) | u16::from(more));
+        write_u16(
+            &mut buf[frag_field::OFF_M],
+            (offset_bytes & FRAG_OFFSET_MASK) | u16::from(more),
+        );
         write_u32(&mut buf[frag_field::IDENT], ident);
     }
 }
@@ -369,17 +370,17 @@ pub fn parse_ext_headers(pkt: &[u8]) -> Result<Ipv6ExtHeaders, Error> {
     let mut frag = None;
     let mut routing = None;
     let mut walked = 0;
-    loop {
-        match next {
-            ip_proto::HOPOPTS | ip_proto::ROUTING | ip_proto::DSTOPTS | ip_proto::FRAGMENT => {}
-            _ => break,
-        }
+    // Any other value is the upper layer (or something we do not look into: ESP, AH, No Next Header).
+    while let ip_proto::HOPOPTS | ip_proto::ROUTING | ip_proto::DSTOPTS | ip_proto::FRAGMENT = next
+    {
         walked += 1;
         if walked > MAX_EXT_HEADERS {
             return Err(Error::Malformed);
         }
         if next == ip_proto::FRAGMENT {
-            let hdr = pkt.get(offset..offset + FRAG_HEADER_LEN).ok_or(Error::Truncated)?;
+            let hdr = pkt
+                .get(offset..offset + FRAG_HEADER_LEN)
+                .ok_or(Error::Truncated)?;
             let hdr = Ipv6FragHeader::new_unchecked(hdr);
             let info = FragInfo {
                 offset,
@@ -406,13 +407,22 @@ pub fn parse_ext_headers(pkt: &[u8]) -> Result<Ipv6ExtHeaders, Error> {
             }
             if next == ip_proto::ROUTING && routing.is_none() {
                 // In bounds: len >= 8 bytes were just checked.
-                routing = Some(RoutingInfo { offset, routing_type: pkt[offset + 2], segments_left: pkt[offset + 3] });
+                routing = Some(RoutingInfo {
+                    offset,
+                    routing_type: pkt[offset + 2],
+                    segments_left: pkt[offset + 3],
+                });
             }
             next = pkt[offset];
             offset += len;
         }
     }
-    Ok(Ipv6ExtHeaders { upper_proto: next, upper_offset: offset, frag, routing })
+    Ok(Ipv6ExtHeaders {
+        upper_proto: next,
+        upper_offset: offset,
+        frag,
+        routing,
+    })
 }
 
 #[cfg(test)]
@@ -423,6 +433,7 @@ mod tests {
 
     /// A real IPv6/TCP SYN: [2001:db8::1]:40000 -> [64:ff9b::198.51.100.2]:443, TC 0xb8, flow 0x12345,
     /// hop limit 64, MSS 1440, TCP checksum 0x5de9.
+    #[rustfmt::skip]
     const TCP_SYN: [u8; 64] = [
         0x6b, 0x81, 0x23, 0x45, // version 6, TC 0xb8, flow label 0x12345
         0x00, 0x18, 0x06, 0x40, // payload length 24, TCP, hop limit 64
@@ -438,6 +449,7 @@ mod tests {
 
     /// IPv6 with Hop-by-Hop (PadN), Routing (type 2, segments left 1), Fragment (first, M=1, ident
     /// 0xdeadbeef) headers, then UDP 1234 -> 5678 with "abcd".
+    #[rustfmt::skip]
     const EXT_CHAIN: [u8; 92] = [
         0x60, 0x00, 0x00, 0x00, // version 6
         0x00, 0x34, 0x00, 0x40, // payload length 52, next: Hop-by-Hop, hop limit 64
@@ -468,10 +480,21 @@ mod tests {
         assert_eq!(pkt.dst_addr()[12..], [198, 51, 100, 2]);
         assert_eq!(pkt.payload(), &TCP_SYN[40..]);
         let ext = parse_ext_headers(&TCP_SYN).unwrap();
-        assert_eq!(ext, Ipv6ExtHeaders { upper_proto: ip_proto::TCP, upper_offset: 40, frag: None, routing: None });
+        assert_eq!(
+            ext,
+            Ipv6ExtHeaders {
+                upper_proto: ip_proto::TCP,
+                upper_offset: 40,
+                frag: None,
+                routing: None
+            }
+        );
         // The TCP checksum verifies over the pseudo-header.
         let pseudo = checksum::sum_v6_pseudo(&pkt.src_addr(), &pkt.dst_addr(), ip_proto::TCP, 24);
-        assert_eq!(checksum::fold(checksum::add(pseudo, checksum::sum(pkt.payload()))), 0xffff);
+        assert_eq!(
+            checksum::fold(checksum::add(pseudo, checksum::sum(pkt.payload()))),
+            0xffff
+        );
     }
 
     #[test]
@@ -485,12 +508,24 @@ mod tests {
             Ipv6ExtHeaders {
                 upper_proto: ip_proto::UDP,
                 upper_offset: 80,
-                frag: Some(FragInfo { offset: 72, frag_offset: 0, more: true, ident: 0xdead_beef }),
-                routing: Some(RoutingInfo { offset: 48, segments_left: 1, routing_type: 2 }),
+                frag: Some(FragInfo {
+                    offset: 72,
+                    frag_offset: 0,
+                    more: true,
+                    ident: 0xdead_beef
+                }),
+                routing: Some(RoutingInfo {
+                    offset: 48,
+                    segments_left: 1,
+                    routing_type: 2
+                }),
             }
         );
         let frag = Ipv6FragHeader::new_checked(&EXT_CHAIN[72..80]).unwrap();
-        assert_eq!((frag.next_header(), frag.frag_offset(), frag.more_frags()), (17, 0, true));
+        assert_eq!(
+            (frag.next_header(), frag.frag_offset(), frag.more_frags()),
+            (17, 0, true)
+        );
         assert_eq!(frag.ident(), 0xdead_beef);
     }
 
@@ -502,7 +537,15 @@ mod tests {
         let ext = parse_ext_headers(&b).unwrap();
         assert_eq!(ext.upper_proto, ip_proto::UDP);
         assert_eq!(ext.upper_offset, 80);
-        assert_eq!(ext.frag, Some(FragInfo { offset: 72, frag_offset: 1480, more: false, ident: 0xdead_beef }));
+        assert_eq!(
+            ext.frag,
+            Some(FragInfo {
+                offset: 72,
+                frag_offset: 1480,
+                more: false,
+                ident: 0xdead_beef
+            })
+        );
         // Even if the fragment data looks like another header, it is not walked.
         b[72] = ip_proto::DSTOPTS;
         b[81] = 200; // would run far past the end
@@ -514,11 +557,21 @@ mod tests {
     fn ext_chain_truncated() {
         // Cut inside each header of the chain: payload length says 52, the bytes stop early.
         for cut in [41, 47, 50, 71, 75] {
-            assert_eq!(parse_ext_headers(&EXT_CHAIN[..cut]), Err(Error::Truncated), "cut at {cut}");
-            assert_eq!(Ipv6Packet::new_checked(&EXT_CHAIN[..cut]), Err(Error::Truncated));
+            assert_eq!(
+                parse_ext_headers(&EXT_CHAIN[..cut]),
+                Err(Error::Truncated),
+                "cut at {cut}"
+            );
+            assert_eq!(
+                Ipv6Packet::new_checked(&EXT_CHAIN[..cut]),
+                Err(Error::Truncated)
+            );
         }
         // Cut after the fragment header: the walk completes, the upper layer is the caller's business.
-        assert_eq!(parse_ext_headers(&EXT_CHAIN[..80]).unwrap().upper_offset, 80);
+        assert_eq!(
+            parse_ext_headers(&EXT_CHAIN[..80]).unwrap().upper_offset,
+            80
+        );
         assert_eq!(parse_ext_headers(&EXT_CHAIN[..39]), Err(Error::Truncated));
         // Payload length shorter than the chain: the header runs past 40 + payload length.
         let mut b = EXT_CHAIN;
@@ -539,7 +592,11 @@ mod tests {
             b[4..6].copy_from_slice(&((8 * n) as u16).to_be_bytes());
             b[6] = ip_proto::DSTOPTS;
             for i in 0..n {
-                b[40 + 8 * i] = if i + 1 == n { ip_proto::NONXT } else { ip_proto::DSTOPTS };
+                b[40 + 8 * i] = if i + 1 == n {
+                    ip_proto::NONXT
+                } else {
+                    ip_proto::DSTOPTS
+                };
             }
             let r = parse_ext_headers(&b);
             if ok {
@@ -568,8 +625,14 @@ mod tests {
 
     #[test]
     fn rejects() {
-        assert_eq!(Ipv6Packet::new_checked(&TCP_SYN[..39]), Err(Error::Truncated));
-        assert_eq!(Ipv6Packet::new_checked(&TCP_SYN[..63]), Err(Error::Truncated));
+        assert_eq!(
+            Ipv6Packet::new_checked(&TCP_SYN[..39]),
+            Err(Error::Truncated)
+        );
+        assert_eq!(
+            Ipv6Packet::new_checked(&TCP_SYN[..63]),
+            Err(Error::Truncated)
+        );
         let mut b = TCP_SYN;
         b[0] = 0x4b;
         assert_eq!(Ipv6Packet::new_checked(&b[..]), Err(Error::Malformed));
@@ -580,8 +643,14 @@ mod tests {
         assert_eq!(Ipv6Packet::new_checked(&b[..]), Err(Error::Malformed));
         // Payload length 0 otherwise is just an empty payload.
         b[6] = ip_proto::NONXT;
-        assert_eq!(Ipv6Packet::new_checked(&b[..]).unwrap().payload(), &[] as &[u8]);
-        assert_eq!(Ipv6FragHeader::new_checked(&EXT_CHAIN[72..79]), Err(Error::Truncated));
+        assert_eq!(
+            Ipv6Packet::new_checked(&b[..]).unwrap().payload(),
+            &[] as &[u8]
+        );
+        assert_eq!(
+            Ipv6FragHeader::new_checked(&EXT_CHAIN[72..79]),
+            Err(Error::Truncated)
+        );
     }
 
     #[test]
@@ -589,11 +658,20 @@ mod tests {
         let mut b = TCP_SYN;
         let mut pkt = Ipv6Packet::new_checked(&mut b[..]).unwrap();
         pkt.set_traffic_class(0x01);
-        assert_eq!((pkt.version(), pkt.traffic_class(), pkt.flow_label()), (6, 0x01, 0x12345));
+        assert_eq!(
+            (pkt.version(), pkt.traffic_class(), pkt.flow_label()),
+            (6, 0x01, 0x12345)
+        );
         pkt.set_flow_label(0xfff_ffff);
-        assert_eq!((pkt.version(), pkt.traffic_class(), pkt.flow_label()), (6, 0x01, 0xfffff));
+        assert_eq!(
+            (pkt.version(), pkt.traffic_class(), pkt.flow_label()),
+            (6, 0x01, 0xfffff)
+        );
         pkt.set_version_tc_flow(0xfe, 0x0_0001);
-        assert_eq!((pkt.version(), pkt.traffic_class(), pkt.flow_label()), (6, 0xfe, 1));
+        assert_eq!(
+            (pkt.version(), pkt.traffic_class(), pkt.flow_label()),
+            (6, 0xfe, 1)
+        );
         pkt.set_payload_len(4);
         pkt.set_next_header(ip_proto::UDP);
         pkt.set_hop_limit(1);
@@ -611,7 +689,15 @@ mod tests {
         frag.set_frag_offset(65528);
         frag.set_more_frags(false);
         frag.set_ident(7);
-        assert_eq!((frag.next_header(), frag.frag_offset(), frag.more_frags(), frag.ident()), (6, 65528, false, 7));
+        assert_eq!(
+            (
+                frag.next_header(),
+                frag.frag_offset(),
+                frag.more_frags(),
+                frag.ident()
+            ),
+            (6, 65528, false, 7)
+        );
         frag.set_more_frags(true);
         frag.set_frag_offset(8);
         assert_eq!((frag.frag_offset(), frag.more_frags()), (8, true));
@@ -621,13 +707,23 @@ mod tests {
 
     #[test]
     fn agrees_with_etherparse() {
-        use etherparse::{IpFragOffset, IpNumber, Ipv6FragmentHeader, Ipv6Header, Ipv6RawExtHeader, Ipv6Slice};
+        use etherparse::{
+            IpFragOffset, IpNumber, Ipv6FragmentHeader, Ipv6Header, Ipv6RawExtHeader, Ipv6Slice,
+        };
         // IPv6 + Hop-by-Hop + Routing + Fragment + UDP, serialised by etherparse.
         // Offset 185 units = 1480 bytes.
-        let frag = Ipv6FragmentHeader::new(IpNumber::UDP, IpFragOffset::try_new(185).unwrap(), true, 0x1234_5678);
-        let hbh = Ipv6RawExtHeader::new_raw(IpNumber::IPV6_ROUTE_HEADER, &[1, 4, 0, 0, 0, 0]).unwrap();
+        let frag = Ipv6FragmentHeader::new(
+            IpNumber::UDP,
+            IpFragOffset::try_new(185).unwrap(),
+            true,
+            0x1234_5678,
+        );
+        let hbh =
+            Ipv6RawExtHeader::new_raw(IpNumber::IPV6_ROUTE_HEADER, &[1, 4, 0, 0, 0, 0]).unwrap();
         // Routing type 4, segments left 0 (the first two bytes after next header and length).
-        let route = Ipv6RawExtHeader::new_raw(IpNumber::IPV6_FRAGMENTATION_HEADER, &[4, 0, 0, 0, 0, 0]).unwrap();
+        let route =
+            Ipv6RawExtHeader::new_raw(IpNumber::IPV6_FRAGMENTATION_HEADER, &[4, 0, 0, 0, 0, 0])
+                .unwrap();
         let mut exts = Vec::new();
         hbh.write(&mut exts).unwrap();
         route.write(&mut exts).unwrap();
@@ -732,10 +828,16 @@ mod tests {
 
         /// etherparse agrees on where the upper layer starts, for chains of random options headers.
         #[test]
-        fn walk_agrees_with_etherparse(lens in proptest::collection::vec(0u8..4, 0..6), nonfirst in any::<bool>()) {
+        fn walk_agrees_with_etherparse(
+            lens in proptest::collection::vec(0u8..4, 0..6),
+            nonfirst in any::<bool>(),
+        ) {
             let mut buf = vec![0u8; 40];
             buf[0] = 0x60;
-            let mut kinds: Vec<u8> = lens.iter().map(|&l| if l % 2 == 0 { ip_proto::DSTOPTS } else { ip_proto::ROUTING }).collect();
+            let mut kinds: Vec<u8> = lens
+                .iter()
+                .map(|&l| if l % 2 == 0 { ip_proto::DSTOPTS } else { ip_proto::ROUTING })
+                .collect();
             kinds.push(ip_proto::FRAGMENT);
             buf[6] = kinds[0];
             for (i, &kind) in kinds.iter().enumerate() {

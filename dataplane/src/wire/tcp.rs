@@ -245,12 +245,21 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    const SRC: [u8; 16] = [0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01];
-    const DST: [u8; 16] = [0x00, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0, 0xc6, 0x33, 0x64, 0x02];
+    const SRC: [u8; 16] = [
+        0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01,
+    ];
+    const DST: [u8; 16] = [
+        0x00, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0, 0xc6, 0x33, 0x64, 0x02,
+    ];
     /// The TCP part of a real IPv6 SYN: 40000 -> 443, seq 0x11223344, window 65535, MSS 1440.
+    #[rustfmt::skip]
     const SYN_SEGMENT: [u8; 24] = [
-        0x9c, 0x40, 0x01, 0xbb, 0x11, 0x22, 0x33, 0x44, 0x00, 0x00, 0x00, 0x00, 0x60, 0x02, 0xff, 0xff, 0x5d, 0xe9,
-        0x00, 0x00, 0x02, 0x04, 0x05, 0xa0,
+        0x9c, 0x40, 0x01, 0xbb, // ports 40000 -> 443
+        0x11, 0x22, 0x33, 0x44, // seq
+        0x00, 0x00, 0x00, 0x00, // ack
+        0x60, 0x02, 0xff, 0xff, // data offset 6, SYN, window 65535
+        0x5d, 0xe9, 0x00, 0x00, // checksum, urgent
+        0x02, 0x04, 0x05, 0xa0, // MSS 1440
     ];
 
     #[test]
@@ -264,14 +273,23 @@ mod tests {
         assert_eq!(t.options(), &[2, 4, 5, 0xa0]);
         assert_eq!(t.payload(), &[] as &[u8]);
         assert!(t.verify_checksum_v6(&SRC, &DST));
-        assert_eq!(SYN_SEGMENT[CHECKSUM_OFFSET..CHECKSUM_OFFSET + 2], [0x5d, 0xe9]);
+        assert_eq!(
+            SYN_SEGMENT[CHECKSUM_OFFSET..CHECKSUM_OFFSET + 2],
+            [0x5d, 0xe9]
+        );
     }
 
     #[test]
     fn rejects() {
-        assert_eq!(TcpPacket::new_checked(&SYN_SEGMENT[..19]), Err(Error::Truncated));
+        assert_eq!(
+            TcpPacket::new_checked(&SYN_SEGMENT[..19]),
+            Err(Error::Truncated)
+        );
         // Options announced but cut off.
-        assert_eq!(TcpPacket::new_checked(&SYN_SEGMENT[..23]), Err(Error::Truncated));
+        assert_eq!(
+            TcpPacket::new_checked(&SYN_SEGMENT[..23]),
+            Err(Error::Truncated)
+        );
         let mut b = SYN_SEGMENT;
         b[12] = 0x40; // data offset 4
         assert_eq!(TcpPacket::new_checked(&b[..]), Err(Error::Malformed));
@@ -301,9 +319,18 @@ mod tests {
         t.fill_checksum_v4(&[10, 0, 0, 1], &[10, 0, 0, 2]);
         assert!(t.verify_checksum_v4(&[10, 0, 0, 1], &[10, 0, 0, 2]));
         t.set_checksum(7);
-        assert_eq!((t.src_port(), t.dst_port(), t.seq_number(), t.ack_number()), (1, 2, 3, 4));
-        assert_eq!((t.flags(), t.window(), t.urgent(), t.checksum()), (0x19, 5, 6, 7));
-        assert_eq!((t.options(), t.payload()), (&[1, 1, 1, 0][..], &[5, 6, 7, 8][..]));
+        assert_eq!(
+            (t.src_port(), t.dst_port(), t.seq_number(), t.ack_number()),
+            (1, 2, 3, 4)
+        );
+        assert_eq!(
+            (t.flags(), t.window(), t.urgent(), t.checksum()),
+            (0x19, 5, 6, 7)
+        );
+        assert_eq!(
+            (t.options(), t.payload()),
+            (&[1, 1, 1, 0][..], &[5, 6, 7, 8][..])
+        );
     }
 
     #[test]
@@ -320,11 +347,20 @@ mod tests {
             .unwrap();
         let t = TcpPacket::new_checked(&buf[20..]).unwrap();
         let ep = TcpSlice::from_slice(&buf[20..]).unwrap();
-        assert_eq!((t.src_port(), t.dst_port()), (ep.source_port(), ep.destination_port()));
-        assert_eq!((t.seq_number(), t.ack_number()), (ep.sequence_number(), ep.acknowledgment_number()));
+        assert_eq!(
+            (t.src_port(), t.dst_port()),
+            (ep.source_port(), ep.destination_port())
+        );
+        assert_eq!(
+            (t.seq_number(), t.ack_number()),
+            (ep.sequence_number(), ep.acknowledgment_number())
+        );
         assert_eq!(t.header_len(), ep.header_len());
         assert_eq!(t.flags(), SYN | ACK);
-        assert_eq!((t.window(), t.checksum(), t.urgent()), (ep.window_size(), ep.checksum(), ep.urgent_pointer()));
+        assert_eq!(
+            (t.window(), t.checksum(), t.urgent()),
+            (ep.window_size(), ep.checksum(), ep.urgent_pointer())
+        );
         assert_eq!(t.options(), ep.options());
         assert_eq!(t.payload(), ep.payload());
         assert!(t.verify_checksum_v4(&[192, 0, 2, 1], &[198, 51, 100, 2]));

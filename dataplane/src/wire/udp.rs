@@ -177,12 +177,17 @@ mod tests {
     const SRC: [u8; 4] = [192, 0, 2, 1];
     const DST: [u8; 4] = [198, 51, 100, 2];
     /// The UDP part of a real IPv4/UDP packet: 53000 -> 53, length 13, "hello".
-    const DATAGRAM: [u8; 13] = [0xcf, 0x08, 0x00, 0x35, 0x00, 0x0d, 0x00, 0x8d, b'h', b'e', b'l', b'l', b'o'];
+    const DATAGRAM: [u8; 13] = [
+        0xcf, 0x08, 0x00, 0x35, 0x00, 0x0d, 0x00, 0x8d, b'h', b'e', b'l', b'l', b'o',
+    ];
 
     #[test]
     fn parse() {
         let u = UdpPacket::new_checked(&DATAGRAM[..]).unwrap();
-        assert_eq!((u.src_port(), u.dst_port(), u.len(), u.checksum()), (53000, 53, 13, 0x008d));
+        assert_eq!(
+            (u.src_port(), u.dst_port(), u.len(), u.checksum()),
+            (53000, 53, 13, 0x008d)
+        );
         assert!(!u.is_empty());
         assert_eq!(u.payload(), b"hello");
         assert!(u.verify_checksum_v4(&SRC, &DST));
@@ -215,7 +220,10 @@ mod tests {
         let mut b = [0u8; 10];
         let mut u = UdpPacket::new_checked(&mut b[..]).unwrap();
         u.set_len(10);
-        let partial = checksum::add(checksum::sum_v4_pseudo(&SRC, &DST, ip_proto::UDP, 10), checksum::sum(&b));
+        let partial = checksum::add(
+            checksum::sum_v4_pseudo(&SRC, &DST, ip_proto::UDP, 10),
+            checksum::sum(&b),
+        );
         let fill = 0xffff - checksum::fold(partial);
         b[8..10].copy_from_slice(&fill.to_be_bytes());
         let mut u = UdpPacket::new_checked(&mut b[..]).unwrap();
@@ -226,7 +234,10 @@ mod tests {
 
     #[test]
     fn rejects_and_partial() {
-        assert_eq!(UdpPacket::new_checked(&DATAGRAM[..7]), Err(Error::Truncated));
+        assert_eq!(
+            UdpPacket::new_checked(&DATAGRAM[..7]),
+            Err(Error::Truncated)
+        );
         // A first fragment: the length field says more than is here; the view still works.
         let u = UdpPacket::new_checked(&DATAGRAM[..8]).unwrap();
         assert_eq!((u.len(), u.payload()), (13, &[] as &[u8]));
@@ -235,12 +246,21 @@ mod tests {
     #[test]
     fn agrees_with_etherparse() {
         use etherparse::{PacketBuilder, UdpSlice};
-        let (s6, d6) = ([0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1], [0x11; 16]);
+        let (s6, d6) = (
+            [0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1],
+            [0x11; 16],
+        );
         let mut buf = Vec::new();
-        PacketBuilder::ipv6(s6, d6, 64).udp(4000, 5000).write(&mut buf, &[1, 2, 3, 4, 5]).unwrap();
+        PacketBuilder::ipv6(s6, d6, 64)
+            .udp(4000, 5000)
+            .write(&mut buf, &[1, 2, 3, 4, 5])
+            .unwrap();
         let u = UdpPacket::new_checked(&buf[40..]).unwrap();
         let ep = UdpSlice::from_slice(&buf[40..]).unwrap();
-        assert_eq!((u.src_port(), u.dst_port()), (ep.source_port(), ep.destination_port()));
+        assert_eq!(
+            (u.src_port(), u.dst_port()),
+            (ep.source_port(), ep.destination_port())
+        );
         assert_eq!((u.len(), u.checksum()), (ep.length(), ep.checksum()));
         assert_eq!(u.payload(), ep.payload());
         assert!(u.verify_checksum_v6(&s6, &d6));
