@@ -21,10 +21,10 @@ pub mod ipv6;
 pub mod tcp;
 pub mod udp;
 
-pub use ethernet::{EtherType, EthernetFrame, VlanTag};
+pub use ethernet::{EtherType, EthernetFrame, L2Info, VlanTag};
 pub use icmpv4::{icmpv4_type, Icmpv4Packet};
 pub use icmpv6::{icmpv6_type, Icmpv6Packet};
-pub use ipv4::Ipv4Packet;
+pub use ipv4::{Ipv4Packet, Ipv4Repr};
 pub use ipv6::{FragInfo, Ipv6ExtHeaders, Ipv6FragHeader, Ipv6Packet, RoutingInfo};
 pub use tcp::TcpPacket;
 pub use udp::UdpPacket;
