@@ -625,3 +625,6 @@ impl Nat64State {
         n
     }
 }
+
+#[cfg(test)]
+pub(crate) mod tests;
