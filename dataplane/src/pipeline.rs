@@ -163,6 +163,31 @@ impl Pipeline {
         n
     }
 
+    /// Writes the pending NAT64 session events (tenants with `log_sessions`) as JSON lines (each without its
+    /// newline) to `line`, oldest first. Returns how many; events lost to a full buffer are counted in
+    /// [`crate::nat64::log::SessionLog::dropped`].
+    pub fn drain_session_log(&mut self, line: &mut dyn FnMut(&str)) -> usize {
+        let Pipeline {
+            snapshot, nat64, ..
+        } = self;
+        let Some(st) = nat64.as_deref_mut() else {
+            return 0;
+        };
+        let mut n = 0;
+        let mut buf = String::with_capacity(256);
+        st.log.drain(|e| {
+            buf.clear();
+            let name = snapshot
+                .tenants()
+                .get(usize::from(e.tenant))
+                .map_or("", |t| t.name.as_str());
+            e.write_json(name, &mut buf);
+            line(&buf);
+            n += 1;
+        });
+        n
+    }
+
     /// Advances the clock to `now_ns` and runs every timer due by then (offline: `--run-timers-until`).
     pub fn run_timers_until(&mut self, now_ns: u64, emit: &mut dyn FnMut(Output<'_>)) -> usize {
         self.set_now(now_ns);

@@ -19,6 +19,7 @@
 
 pub mod bib;
 pub mod bitmap;
+pub mod log;
 pub mod pool4;
 pub mod session;
 pub mod tcp;
@@ -204,6 +205,7 @@ struct TenantState {
     sessions: u32,
     limit: u32,
     timeouts: [u64; TimerClass::COUNT],
+    log: bool,
 }
 
 /// One worker's NAT64 state: its bindings, sessions, free ports and held SYNs.
@@ -213,6 +215,8 @@ pub struct Nat64State {
     pub bib: BibTable,
     pub sessions: SessionTable,
     pub held: HeldSyns,
+    /// Session events of tenants with `log_sessions`.
+    pub log: log::SessionLog,
     tenants: Vec<TenantState>,
     /// Indices of the NAT64 tenants.
     nat64_tenants: Vec<u16>,
@@ -243,6 +247,7 @@ impl Nat64State {
             bib: BibTable::with_capacity(cap.sessions + statics, seed),
             sessions: SessionTable::with_capacity(cap.sessions, snapshot.tenants().len(), seed ^ 1),
             held: HeldSyns::new(cap.held_syns),
+            log: log::SessionLog::default(),
             tenants: Vec::with_capacity(snapshot.tenants().len()),
             nat64_tenants,
         };
@@ -253,6 +258,7 @@ impl Nat64State {
                     sessions: 0,
                     limit: 0,
                     timeouts: [0; TimerClass::COUNT],
+                    log: false,
                 });
                 continue;
             };
@@ -266,7 +272,11 @@ impl Nat64State {
                 sessions: 0,
                 limit,
                 timeouts: c.timeouts,
+                log: c.log_sessions,
             });
+            if c.log_sessions && st.log.is_empty() {
+                st.log = log::SessionLog::new();
+            }
             for s in c.statics.iter() {
                 if c.pool4.owner(st.workers, s.port4) != Owner::Worker(worker) {
                     continue;
@@ -285,6 +295,29 @@ impl Nat64State {
             }
         }
         Some(st)
+    }
+
+    fn log_event(
+        &mut self,
+        kind: log::EventKind,
+        b: u32,
+        remote4: [u8; 4],
+        rport: u16,
+        time_ns: u64,
+    ) {
+        let e = self.bib.get(b);
+        self.log.push(log::SessionEvent {
+            kind,
+            time_ns,
+            tenant: e.tenant,
+            proto: e.proto,
+            addr6: e.addr6,
+            port6: e.port6,
+            addr4: e.addr4,
+            port4: e.port4,
+            remote4,
+            rport,
+        });
     }
 
     /// Sessions of tenant `index` on this worker.
@@ -335,6 +368,9 @@ impl Nat64State {
                     .refresh(i, tenant, TimerClass::TcpTransitory, s.expires + to);
                 return true;
             }
+        }
+        if self.tenants[usize::from(tenant)].log {
+            self.log_event(log::EventKind::Deleted, b, s.remote4, s.rport, s.expires);
         }
         let bib = self.bib.get_mut(b);
         self.sessions.remove(i, bib);
@@ -474,6 +510,9 @@ impl Nat64State {
         {
             Some(_) => {
                 self.tenants[usize::from(tenant)].sessions += 1;
+                if self.tenants[usize::from(tenant)].log {
+                    self.log_event(log::EventKind::Created, b, remote4, rport, now);
+                }
                 Ok((addr4, port4))
             }
             None => refuse(self, Refusal::Exhausted(R::Nat64TableFull)),
@@ -548,6 +587,9 @@ impl Nat64State {
         {
             Some(_) => {
                 self.tenants[usize::from(tenant)].sessions += 1;
+                if self.tenants[usize::from(tenant)].log {
+                    self.log_event(log::EventKind::Created, b, remote4, rport, now);
+                }
                 Ok((e.addr6, e.port6))
             }
             None => Err(Refusal::Drop(R::Nat64TableFull)),

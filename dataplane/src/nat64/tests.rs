@@ -873,3 +873,45 @@ prefix = "203.0.113.1/32"
     let r = n.run(&udp4(S4, 53, [192, 0, 2, 1], 5000));
     assert_eq!(v6_dst(r.one()).0, siit_dst);
 }
+
+#[test]
+fn session_log_json_lines() {
+    let mut n = Nat::new("[tenants.nat64]\nlog_sessions = true\n");
+    n.at(7);
+    let (_, port4) = v4_src(n.run(&udp6(C6, 5000, s6(S4), 53)).one());
+    n.run(&udp6(C6, 5000, s6(S4), 53)).one(); // same session: no event
+    n.timers(307);
+    let mut lines = Vec::new();
+    assert_eq!(n.p.drain_session_log(&mut |l| lines.push(l.to_string())), 2);
+    assert_eq!(
+        lines[0],
+        format!(
+            r#"{{"time_ns":7000000000,"event":"create","tenant":"n","protocol":"udp","ipv6":"2001:db8:1::5#5000","ipv4":"203.0.113.1#{port4}","remote":"198.51.100.7#53"}}"#
+        )
+    );
+    assert!(
+        lines[1].starts_with(r#"{"time_ns":307000000000,"event":"delete""#),
+        "{}",
+        lines[1]
+    );
+    assert_eq!(n.p.drain_session_log(&mut |_| ()), 0);
+    // Off by default.
+    let mut n = Nat::new("");
+    n.run(&udp6(C6, 5000, s6(S4), 53)).one();
+    assert_eq!(n.p.drain_session_log(&mut |_| ()), 0);
+}
+
+#[test]
+fn bogus_ipv6_sources_get_no_binding() {
+    let mut n = Nat::new("");
+    let mut mcast = [0u8; 16];
+    mcast[0] = 0xff;
+    mcast[15] = 1;
+    let mut lo = [0u8; 16];
+    lo[15] = 1;
+    for src in [[0u8; 16], lo, mcast] {
+        n.run(&udp6(src, 5000, s6(S4), 53))
+            .dropped(DropReason::SrcUntranslatable);
+    }
+    assert_eq!(n.bibs(), 0);
+}

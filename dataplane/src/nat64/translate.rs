@@ -104,7 +104,11 @@ pub fn v6_to_v4(
         _ => return Verdict::Drop(DropReason::Nat64UnsupportedProtocol),
     };
 
-    // The IPv4 destination is embedded in pool6 (RFC 6146 §3.5.1.1: "the destination ... extracted").
+    // A binding names one host: no unspecified, loopback or multicast sources.
+    if h.src[0] == 0xff || u128::from_be_bytes(h.src) <= 1 {
+        return Verdict::Drop(DropReason::SrcUntranslatable);
+    }
+    // The IPv4 destination is the address embedded in pool6 (RFC 6052 §2.3).
     let dst4 = match f64_::map_addr(t, &h.dst, DropReason::DstUntranslatable) {
         Ok(a) => a,
         Err(r) => return Verdict::Drop(r),
