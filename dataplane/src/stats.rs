@@ -97,7 +97,7 @@ drop_reasons! {
     // --- stateful NAT64 (RFC 6146) ---
     /// A protocol stateful NAT64 does not translate (not TCP, UDP or ICMP).
     Nat64UnsupportedProtocol = "nat64_unsupported_protocol",
-    /// A fragment in stateful mode (not supported yet).
+    /// A fragment stateful mode cannot translate (a hairpinned fragment).
     Nat64Fragment = "nat64_fragment",
     /// IPv4 packet to a pool4 transport address without a binding.
     Nat64NoBinding = "nat64_no_binding",
@@ -123,6 +123,8 @@ drop_reasons! {
     Nat64ForeignSlice = "nat64_foreign_slice",
     /// Hand-off ring to the owning worker full.
     HandOffRingFull = "handoff_ring_full",
+    /// A non-first fragment whose first fragment this worker has not seen (or has forgotten).
+    Nat64FragmentUnmatched = "nat64_fragment_unmatched",
 }
 
 /// Which way a packet crossed the translator.

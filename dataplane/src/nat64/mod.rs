@@ -19,6 +19,7 @@
 
 pub mod bib;
 pub mod bitmap;
+pub mod fragment;
 pub mod log;
 pub mod pool4;
 pub mod session;
@@ -217,6 +218,8 @@ pub struct Nat64State {
     pub held: HeldSyns,
     /// Session events of tenants with `log_sessions`.
     pub log: log::SessionLog,
+    /// First fragments seen (stateful fragment translation).
+    pub frags: fragment::FragTable,
     tenants: Vec<TenantState>,
     /// Indices of the NAT64 tenants.
     nat64_tenants: Vec<u16>,
@@ -248,6 +251,7 @@ impl Nat64State {
             sessions: SessionTable::with_capacity(cap.sessions, snapshot.tenants().len(), seed ^ 1),
             held: HeldSyns::new(cap.held_syns),
             log: log::SessionLog::default(),
+            frags: fragment::FragTable::new(seed ^ 2),
             tenants: Vec::with_capacity(snapshot.tenants().len()),
             nat64_tenants,
         };

@@ -915,3 +915,163 @@ fn bogus_ipv6_sources_get_no_binding() {
     }
     assert_eq!(n.bibs(), 0);
 }
+
+// ---------- fragments ----------
+
+fn frag6(
+    src: [u8; 16],
+    dst: [u8; 16],
+    ident: u32,
+    offset: u16,
+    more: bool,
+    chunk: &[u8],
+) -> Vec<u8> {
+    let mut v = vec![0u8; 48];
+    v[0] = 0x60;
+    v[4..6].copy_from_slice(&((8 + chunk.len()) as u16).to_be_bytes());
+    v[6] = 44;
+    v[7] = 64;
+    v[8..24].copy_from_slice(&src);
+    v[24..40].copy_from_slice(&dst);
+    v[40] = 17;
+    v[42..44].copy_from_slice(&(offset | u16::from(more)).to_be_bytes());
+    v[44..48].copy_from_slice(&ident.to_be_bytes());
+    v.extend_from_slice(chunk);
+    v
+}
+
+fn frag4(whole: &[u8], offset: usize, len: usize, more: bool) -> Vec<u8> {
+    let mut v = whole[..20].to_vec();
+    v.extend_from_slice(&whole[20 + offset..20 + offset + len]);
+    v[2..4].copy_from_slice(&((20 + len) as u16).to_be_bytes());
+    let flags = ((offset / 8) as u16) | if more { 0x2000 } else { 0 };
+    v[6..8].copy_from_slice(&flags.to_be_bytes());
+    v[10..12].copy_from_slice(&[0, 0]);
+    let c = !fold(naive_sum(&v[..20]));
+    v[10..12].copy_from_slice(&c.to_be_bytes());
+    v
+}
+
+fn fold(mut s: u32) -> u16 {
+    while s > 0xffff {
+        s = (s & 0xffff) + (s >> 16);
+    }
+    s as u16
+}
+
+fn big_udp6() -> Vec<u8> {
+    let mut v = Vec::new();
+    PacketBuilder::ipv6(C6, s6(S4), 64)
+        .udp(5000, 53)
+        .write(&mut v, &[0xab; 100])
+        .unwrap();
+    v
+}
+
+#[test]
+fn fragments_v6_to_v4_follow_their_first_fragment() {
+    let mut n = Nat::new("");
+    let udp = big_udp6()[40..].to_vec(); // 108 bytes
+    let r0 = n.run(&frag6(C6, s6(S4), 0x1234_5678, 0, true, &udp[..56]));
+    let r1 = n.run(&frag6(C6, s6(S4), 0x1234_5678, 56, false, &udp[56..]));
+    assert_eq!(r0.kind, OutcomeKind::Translated { packets: 1 });
+    assert_eq!(r1.kind, OutcomeKind::Translated { packets: 1 });
+    let (a, b) = (&r0.out[0].0, &r1.out[0].0);
+    assert_eq!(
+        u16::from_be_bytes([a[4], a[5]]),
+        0x5678,
+        "identification: low 16 bits"
+    );
+    assert_eq!(u16::from_be_bytes([a[6], a[7]]), 0x2000, "MF, offset 0");
+    assert_eq!(u16::from_be_bytes([b[6], b[7]]), 56 / 8, "offset 56");
+    assert_eq!(&b[4..6], &a[4..6]);
+    assert_eq!(&a[12..16], &POOL4);
+    assert_eq!(&b[12..16], &POOL4);
+    assert_eq!(&b[16..20], &S4);
+    // The reassembled datagram's UDP checksum is right.
+    let mut seg = a[20..].to_vec();
+    seg.extend_from_slice(&b[20..]);
+    assert_eq!(seg.len(), 108);
+    let s = naive_sum(&a[12..20]) + 17 + seg.len() as u32 + naive_sum(&seg);
+    assert!(folds_to_ffff(s), "UDP checksum of the reassembled datagram");
+    assert_eq!(u16::from_be_bytes([seg[2], seg[3]]), 53);
+    // A later fragment of an unknown datagram.
+    n.run(&frag6(C6, s6(S4), 99, 56, false, &udp[56..]))
+        .dropped(DropReason::Nat64FragmentUnmatched);
+}
+
+#[test]
+fn fragments_v4_to_v6_follow_their_first_fragment() {
+    let mut n = Nat::new("");
+    let (_, port4) = v4_src(n.run(&udp6(C6, 5000, s6(S4), 53)).one());
+    let mut whole = Vec::new();
+    PacketBuilder::ipv4(S4, POOL4, 64)
+        .udp(53, port4)
+        .write(&mut whole, &[0xcd; 100])
+        .unwrap();
+    whole[4..6].copy_from_slice(&0x4242u16.to_be_bytes());
+    let r0 = n.run(&frag4(&whole, 0, 56, true));
+    let r1 = n.run(&frag4(&whole, 56, 52, false));
+    assert_eq!(
+        r0.kind,
+        OutcomeKind::Translated { packets: 1 },
+        "{:?}",
+        r0.kind
+    );
+    assert_eq!(
+        r1.kind,
+        OutcomeKind::Translated { packets: 1 },
+        "{:?}",
+        r1.kind
+    );
+    let (a, b) = (&r0.out[0].0, &r1.out[0].0);
+    for p in [a, b] {
+        assert_eq!(p[6], 44, "Fragment Header");
+        assert_eq!(&p[24..40], &C6);
+        assert_eq!(&p[8..24], &s6(S4));
+        assert_eq!(u32::from_be_bytes([p[44], p[45], p[46], p[47]]), 0x4242);
+    }
+    assert_eq!(u16::from_be_bytes([a[42], a[43]]), 1, "offset 0, M");
+    assert_eq!(u16::from_be_bytes([b[42], b[43]]), 56, "offset 56, last");
+    let mut seg = a[48..].to_vec();
+    seg.extend_from_slice(&b[48..]);
+    assert_eq!(u16::from_be_bytes([seg[2], seg[3]]), 5000);
+    let s = naive_sum(&a[8..40]) + 17 + seg.len() as u32 + naive_sum(&seg);
+    assert!(folds_to_ffff(s), "UDP checksum of the reassembled datagram");
+    // Fragmented IPv4 UDP without checksum cannot be translated.
+    let mut nock = whole.clone();
+    nock[26..28].copy_from_slice(&[0, 0]);
+    n.run(&frag4(&nock, 0, 56, true))
+        .dropped(DropReason::UdpChecksumZero);
+    // Fragments expire with their first fragment's memory.
+    n.at(3);
+    n.run(&frag4(&whole, 56, 52, false))
+        .dropped(DropReason::Nat64FragmentUnmatched);
+}
+
+#[test]
+fn fragments_follow_their_first_fragment_to_the_owner() {
+    let snap = snapshot("");
+    let mut w: Vec<Nat> = (0..4)
+        .map(|i| Nat {
+            p: Pipeline::new_worker(Arc::clone(&snap), i, 4),
+        })
+        .collect();
+    let owner = usize::from(super::owner6_hash(super::Proto::Udp, &C6, 5000, 4));
+    let other = (owner + 1) % 4;
+    let udp = big_udp6()[40..].to_vec();
+    let f0 = frag6(C6, s6(S4), 7, 0, true, &udp[..56]);
+    let f1 = frag6(C6, s6(S4), 7, 56, false, &udp[56..]);
+    for f in [&f0, &f1] {
+        let r = w[other].run(f);
+        assert_eq!(
+            r.kind,
+            OutcomeKind::HandedOff {
+                worker: owner as u16
+            }
+        );
+        let r = w[owner].run(f);
+        assert_eq!(r.kind, OutcomeKind::Translated { packets: 1 });
+        assert_eq!(&r.out[0].0[12..16], &POOL4);
+    }
+}

@@ -3,8 +3,9 @@
 //! through the SIIT helpers, plus the port or ICMP identifier rewrite with incremental checksum updates,
 //! RFC 1624), and hairpin (RFC 6146 §3.8).
 //!
-//! Fragments are not translated in stateful mode yet: they are dropped as `nat64_fragment`.
+//! Fragments: see [`super::fragment`].
 
+use super::fragment::{self, FragKey};
 use super::pool4::Owner;
 use super::tcp::{self, HeldSyn, HELD_BYTES};
 use super::{owner6, Nat64Config, Nat64State, Proto, Refusal};
@@ -57,8 +58,9 @@ pub fn v6_to_v4(
         Ok(h) => h,
         Err(r) => return Verdict::Drop(r),
     };
-    if h.is_fragment() {
-        return Verdict::Drop(DropReason::Nat64Fragment);
+    let fragmented = h.is_fragment();
+    if fragmented && !h.first() {
+        return v6_to_v4_rest(frame, t, st, &h, now);
     }
     let off = h.upper_offset;
     let l4_len = h.upper_len();
@@ -83,6 +85,7 @@ pub fn v6_to_v4(
                 flags: tcp::Flags::default(),
             }
         }
+        ip_proto::ICMPV6 if fragmented => return Verdict::Drop(DropReason::IcmpFragmented),
         ip_proto::ICMPV6 if l4_len >= 8 => {
             icmp_type = pkt[off];
             if icmp_map::is_icmpv6_error(icmp_type) {
@@ -113,8 +116,17 @@ pub fn v6_to_v4(
         Ok(a) => a,
         Err(r) => return Verdict::Drop(r),
     };
+    let frag_key = h
+        .frag
+        .filter(|_| fragmented)
+        .map(|f| fragment::key6(t.index, h.protocol, f.ident, &h.src, &h.dst));
     match owner6(c, ports.proto, &h.src, ports.src, st.workers) {
-        Owner::Worker(w) if w != st.worker => return Verdict::HandOff(w),
+        Owner::Worker(w) if w != st.worker => {
+            if let Some(k) = frag_key {
+                st.frags.record(k, w, None, now);
+            }
+            return Verdict::HandOff(w);
+        }
         Owner::Worker(_) => {}
         Owner::Foreign => return Verdict::Drop(DropReason::Nat64ForeignSlice),
     }
@@ -137,6 +149,9 @@ pub fn v6_to_v4(
     }
     // RFC 6146 §3.8: a destination in pool4 is hairpinned: no IPv4 MTU applies.
     let hairpin = c.pool4.contains(dst4);
+    if hairpin && fragmented {
+        return Verdict::Drop(DropReason::Nat64Fragment);
+    }
     let len4 = 20 + l4_len;
     let mtu4 = usize::from(t.opts.ipv4_mtu);
     let mut frag = V4Frag::of(&h);
@@ -178,6 +193,11 @@ pub fn v6_to_v4(
         Err(Refusal::Drop(reason)) => return Verdict::Drop(reason),
         Err(Refusal::Hold) => return Verdict::Drop(DropReason::Nat64NoBinding),
     };
+    if let Some(k) = frag_key {
+        let mut local = [0u8; 16];
+        local[..4].copy_from_slice(&src4);
+        st.frags.record(k, st.worker, Some(local), now);
+    }
 
     // Rewrite: the IPv4 header ends where the IPv6 headers ended.
     if !frame.move_start(off as isize - 20) {
@@ -276,8 +296,9 @@ pub fn v4_to_v6(
         Ok(h) => h,
         Err(r) => return Verdict::Drop(r),
     };
-    if h.is_fragment() {
-        return Verdict::Drop(DropReason::Nat64Fragment);
+    let fragmented = h.is_fragment();
+    if h.frag_offset != 0 {
+        return v4_to_v6_rest(frame, t, st, &h, now);
     }
     let off = h.header_len;
     let l4_len = h.total_len - h.header_len;
@@ -290,12 +311,17 @@ pub fn v4_to_v6(
             dst: be16(pkt, off + 2),
             flags: tcp::Flags::from_byte(pkt[off + 13]),
         },
+        ip_proto::UDP if fragmented && l4_len >= 8 && be16(pkt, off + 6) == 0 => {
+            // RFC 6146 §3.4: the checksum of a fragmented datagram cannot be computed from one fragment.
+            return Verdict::Drop(DropReason::UdpChecksumZero);
+        }
         ip_proto::UDP if l4_len >= 8 => Ports {
             proto: Proto::Udp,
             src: be16(pkt, off),
             dst: be16(pkt, off + 2),
             flags: tcp::Flags::default(),
         },
+        ip_proto::ICMP if fragmented => return Verdict::Drop(DropReason::IcmpFragmented),
         ip_proto::ICMP if l4_len >= 8 => {
             icmp_type = pkt[off];
             if icmp_map::is_icmpv4_error(icmp_type) {
@@ -316,8 +342,14 @@ pub fn v4_to_v6(
         }
         _ => return Verdict::Drop(DropReason::Nat64UnsupportedProtocol),
     };
+    let frag_key = fragmented.then(|| fragment::key4(t.index, h.protocol, h.ident, h.src, h.dst));
     match c.pool4.owner(st.workers, ports.dst) {
-        Owner::Worker(w) if w != st.worker => return Verdict::HandOff(w),
+        Owner::Worker(w) if w != st.worker => {
+            if let Some(k) = frag_key {
+                st.frags.record(k, w, None, now);
+            }
+            return Verdict::HandOff(w);
+        }
         Owner::Worker(_) => {}
         Owner::Foreign => return Verdict::Drop(DropReason::Nat64ForeignSlice),
     }
@@ -336,11 +368,11 @@ pub fn v4_to_v6(
     }
     // Size (RFC 7915 §4): DF=1 packets that do not fit are refused; DF=0 ones are split.
     let mtu6 = usize::from(t.opts.ipv6_mtu);
-    let mut with_frag = false;
+    let mut with_frag = fragmented;
     let mut split_mtu = None;
     if !h.dont_frag {
         let limit = mtu6.min(usize::from(t.opts.lowest_ipv6_mtu));
-        if 40 + l4_len > limit {
+        if h.ipv6_header_len(with_frag) + l4_len > limit {
             split_mtu = Some(limit as u16);
             with_frag = true;
         }
@@ -369,6 +401,9 @@ pub fn v4_to_v6(
         Err(Refusal::Hold) => return hold_syn(frame, t, c, st, &ports, h.src, h.dst, now),
         Err(Refusal::Drop(r) | Refusal::Exhausted(r)) => return Verdict::Drop(r),
     };
+    if let Some(k) = frag_key {
+        st.frags.record(k, st.worker, Some(dst6), now);
+    }
 
     if !frame.move_start(off as isize - hdr6 as isize) {
         return Verdict::Drop(DropReason::NoRoom);
@@ -432,6 +467,113 @@ pub fn v4_to_v6(
     match split_mtu {
         Some(mtu) => Verdict::Fragment { mtu },
         None => Verdict::Forward(Side::V6),
+    }
+}
+
+/// What a non-first fragment's datagram was translated with: on the owner, the local address; elsewhere, a
+/// hand-off.
+fn frag_lookup(st: &Nat64State, key: &FragKey, now: u64) -> Result<[u8; 16], Verdict> {
+    match st.frags.lookup(key, now) {
+        Some(i) if i.owner != st.worker => Err(Verdict::HandOff(i.owner)),
+        Some(fragment::FragInfo {
+            local: Some(local), ..
+        }) => Ok(local),
+        _ => Err(Verdict::Drop(DropReason::Nat64FragmentUnmatched)),
+    }
+}
+
+/// A non-first IPv6 fragment: addresses as its first fragment's (source: the binding's T), no transport
+/// header to touch (RFC 7915 §5.1.1 for the fragment fields).
+fn v6_to_v4_rest(
+    frame: &mut Frame,
+    t: &Tenant,
+    st: &mut Nat64State,
+    h: &f64_::V6Header,
+    now: u64,
+) -> Verdict {
+    let Some(f) = h.frag else {
+        return Verdict::Drop(DropReason::Nat64FragmentUnmatched);
+    };
+    let key = fragment::key6(t.index, h.protocol, f.ident, &h.src, &h.dst);
+    let local = match frag_lookup(st, &key, now) {
+        Ok(l) => l,
+        Err(v) => return v,
+    };
+    let src4: [u8; 4] = local[..4].try_into().expect("4 bytes");
+    let dst4 = match f64_::map_addr(t, &h.dst, DropReason::DstUntranslatable) {
+        Ok(a) => a,
+        Err(r) => return Verdict::Drop(r),
+    };
+    if h.hop_limit <= 1 {
+        return Verdict::Drop(DropReason::TtlExpired);
+    }
+    let len4 = 20 + h.upper_len();
+    let mtu4 = usize::from(t.opts.ipv4_mtu);
+    if !frame.move_start(h.upper_offset as isize - 20) {
+        return Verdict::Drop(DropReason::NoRoom);
+    }
+    f64_::write_ipv4_header(
+        &mut frame.packet_mut()[..20],
+        h,
+        t,
+        src4,
+        dst4,
+        len4 as u16,
+        h.hop_limit - 1,
+        V4Frag::of(h),
+    );
+    if len4 > mtu4 {
+        Verdict::Fragment { mtu: mtu4 as u16 }
+    } else {
+        Verdict::Forward(Side::V4)
+    }
+}
+
+/// A non-first IPv4 fragment: addresses as its first fragment's (destination: the binding's X'), with an
+/// IPv6 Fragment Header (RFC 7915 §4.1).
+fn v4_to_v6_rest(
+    frame: &mut Frame,
+    t: &Tenant,
+    st: &mut Nat64State,
+    h: &f46::V4Header,
+    now: u64,
+) -> Verdict {
+    let key = fragment::key4(t.index, h.protocol, h.ident, h.src, h.dst);
+    let dst6 = match frag_lookup(st, &key, now) {
+        Ok(l) => l,
+        Err(v) => return v,
+    };
+    let src6 = match f46::map_addr(t, h.src, DropReason::SrcUntranslatable) {
+        Ok(a) => a,
+        Err(r) => return Verdict::Drop(r),
+    };
+    if h.ttl <= 1 {
+        return Verdict::Drop(DropReason::TtlExpired);
+    }
+    let l4_len = h.total_len - h.header_len;
+    let len6 = 48 + l4_len;
+    let mtu6 = usize::from(t.opts.ipv6_mtu);
+    let limit = mtu6.min(usize::from(t.opts.lowest_ipv6_mtu));
+    if h.dont_frag && len6 > mtu6 {
+        return Verdict::Drop(DropReason::PacketTooBig);
+    }
+    if !frame.move_start(h.header_len as isize - 48) {
+        return Verdict::Drop(DropReason::NoRoom);
+    }
+    f46::write_ipv6_header(
+        &mut frame.packet_mut()[..48],
+        h,
+        true,
+        t,
+        &src6,
+        &dst6,
+        (len6 - 40) as u16,
+        h.ttl - 1,
+    );
+    if !h.dont_frag && len6 > limit {
+        Verdict::Fragment { mtu: limit as u16 }
+    } else {
+        Verdict::Forward(Side::V6)
     }
 }
 
