@@ -1075,3 +1075,69 @@ fn fragments_follow_their_first_fragment_to_the_owner() {
         assert_eq!(&r.out[0].0[12..16], &POOL4);
     }
 }
+
+// ---------- untrusted bytes never panic ----------
+
+mod robustness {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Valid packets of every kind the stateful paths handle, to be mutated.
+    fn seeds(n: &mut Nat) -> Vec<Vec<u8>> {
+        let (_, port4) = v4_src(n.run(&udp6(C6, 5000, s6(S4), 53)).one());
+        let sent4 = udp4(S4, 53, POOL4, port4);
+        let sent6 = n.run(&sent4).one().to_vec();
+        let mut err4 = Vec::new();
+        PacketBuilder::ipv4([192, 0, 2, 1], POOL4, 64)
+            .icmpv4_raw(3, 4, [0, 0, 5, 0])
+            .write(&mut err4, n.run(&udp6(C6, 5000, s6(S4), 53)).one())
+            .unwrap();
+        let mut err6 = Vec::new();
+        PacketBuilder::ipv6(C6, s6(S4), 64)
+            .icmpv6_raw(1, 4, [0; 4])
+            .write(&mut err6, &sent6)
+            .unwrap();
+        let udp = big_udp6()[40..].to_vec();
+        vec![
+            udp6(C6, 5000, s6(S4), 53),
+            sent4,
+            tcp6(C6, 4000, s6(S4), 80, F::Syn),
+            tcp4(S4, 80, POOL4, port4, F::Syn),
+            echo6(C6, s6(S4), 3),
+            echo_reply4(S4, POOL4, 3),
+            err4,
+            err6,
+            frag6(C6, s6(S4), 1, 0, true, &udp[..56]),
+            frag6(C6, s6(S4), 1, 56, false, &udp[56..]),
+            udp6(C6B, 7000, s6(POOL4), port4),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(1000))]
+
+        #[test]
+        fn mutated_packets_never_panic(
+            which in 0usize..11,
+            flips in proptest::collection::vec((0usize..200, any::<u8>()), 0..6),
+            cut in 0usize..200,
+            worker in 0u16..2,
+        ) {
+            let snap = snapshot(STATIC);
+            let cap = super::super::Nat64Capacity { sessions: 64, held_syns: 4 };
+            let mut n = Nat { p: Pipeline::with_nat64_capacity(Arc::clone(&snap), 0, 1, cap) };
+            let mut pkt = seeds(&mut n)[which].clone();
+            for (at, b) in flips {
+                let len = pkt.len();
+                pkt[at % len] ^= b;
+            }
+            if cut < pkt.len() && cut % 3 == 0 {
+                pkt.truncate(cut);
+            }
+            let _ = n.run(&pkt);
+            let mut two = Nat { p: Pipeline::with_nat64_capacity(snap, worker, 2, cap) };
+            let _ = two.run(&pkt);
+            let _ = n.timers(10_000);
+        }
+    }
+}
