@@ -40,6 +40,12 @@ use tcp::{HeldSyns, Lifetime, TcpState};
 /// "No entry" in index-linked tables.
 pub const NIL: u32 = u32::MAX;
 
+/// Lifetimes are set in steps of this much: a packet that would extend its session's lifetime by less leaves
+/// the session where it is in its expiry queue (it reads the session, nothing else), so a busy flow moves in
+/// its queue at most once per step. Every session lives at least its timeout after its last packet and at
+/// most one step more.
+pub const REFRESH_STEP: u64 = timers::NS;
+
 /// The protocols stateful NAT64 translates (the index of per-protocol arrays).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[repr(u8)]
@@ -426,8 +432,13 @@ impl Nat64State {
                 }
             }
         };
+        let required = now + to[class as usize];
+        let s = self.sessions.get(i);
+        if s.class == class && required <= s.expires {
+            return; // the lifetime already covers it: nothing to move (see REFRESH_STEP)
+        }
         self.sessions
-            .refresh(i, tenant, class, now + to[class as usize]);
+            .refresh(i, tenant, class, required + REFRESH_STEP);
     }
 
     /// RFC 6146 §3.5.1.1, §3.5.2.2, §3.5.3 for a packet from IPv6 (`addr6`, `port6`) to IPv4 (`remote4`,
@@ -506,7 +517,7 @@ impl Nat64State {
             }
             Proto::Tcp => (TcpState::V6Init, TimerClass::TcpTransitory),
         };
-        let expires = now + c.timeout(class);
+        let expires = now + c.timeout(class) + REFRESH_STEP;
         let bib = self.bib.get_mut(b);
         match self
             .sessions
@@ -582,7 +593,7 @@ impl Nat64State {
             // CLOSED + V4 SYN with a binding that lets it in → V4 INIT.
             Proto::Tcp => (TcpState::V4Init, TimerClass::TcpTransitory),
         };
-        let expires = now + c.timeout(class);
+        let expires = now + c.timeout(class) + REFRESH_STEP;
         let e = *self.bib.get(b);
         let bib = self.bib.get_mut(b);
         match self

@@ -381,10 +381,10 @@ fn rfc6146_4_udp_timeout_and_binding_release() {
     n.at(10);
     let (_, port4) = v4_src(n.run(&udp6(C6, 5000, s6(S4), 53)).one());
     n.at(100);
-    n.run(&udp4(S4, 53, POOL4, port4)).one(); // refreshes: now expires at 220
-    n.timers(219);
+    n.run(&udp4(S4, 53, POOL4, port4)).one(); // refreshes: at least until 220, at most one step more
+    n.timers(220);
     assert_eq!(n.sessions(), 1);
-    assert!(n.timers(220).is_empty());
+    assert!(n.timers(221).is_empty());
     assert_eq!(
         (n.sessions(), n.bibs()),
         (0, 0),
@@ -442,9 +442,9 @@ fn rfc6146_3_5_2_2_v6_open_established_and_close() {
     n.run(&tcp6(C6, 40000, s6(S4), 80, F::Fin)).one();
     assert_eq!(n.tcp_state(), TcpState::V4FinV6FinRcv);
     n.run(&tcp4(S4, 80, POOL4, port4, F::Ack)).one();
-    n.timers(239);
-    assert_eq!(n.sessions(), 1);
     n.timers(240);
+    assert_eq!(n.sessions(), 1);
+    n.timers(241);
     assert_eq!(
         (n.sessions(), n.bibs()),
         (0, 0),
@@ -466,7 +466,7 @@ fn rfc6146_3_5_2_2_v6_fin_first_and_rst() {
     assert_eq!(n.tcp_state(), TcpState::Established);
     n.run(&tcp6(C6, 40000, s6(S4), 80, F::Rst)).one();
     assert_eq!(n.tcp_state(), TcpState::Trans);
-    n.timers(240);
+    n.timers(241);
     assert_eq!(n.sessions(), 0);
 }
 
@@ -475,14 +475,14 @@ fn rfc6146_3_5_2_2_established_idle_timeout_goes_through_trans() {
     let mut n = Nat::new("");
     let (_, port4) = v4_src(n.run(&tcp6(C6, 40000, s6(S4), 80, F::Syn)).one());
     n.run(&tcp4(S4, 80, POOL4, port4, F::SynAck)).one();
-    n.timers(7439);
-    assert_eq!(n.tcp_state(), TcpState::Established);
     n.timers(7440);
+    assert_eq!(n.tcp_state(), TcpState::Established);
+    n.timers(7441);
     assert_eq!(n.tcp_state(), TcpState::Trans);
     n.at(7500);
     n.run(&tcp4(S4, 80, POOL4, port4, F::Ack)).one();
     assert_eq!(n.tcp_state(), TcpState::Established);
-    n.timers(7500 + 7440 + 240);
+    n.timers(7500 + 7440 + 1 + 240);
     assert_eq!(n.sessions(), 0);
 }
 
@@ -491,6 +491,8 @@ fn rfc6146_3_5_2_2_v6_init_times_out_in_tcp_trans() {
     let mut n = Nat::new("");
     n.run(&tcp6(C6, 40000, s6(S4), 80, F::Syn)).one();
     n.timers(240);
+    assert_eq!(n.sessions(), 1);
+    n.timers(241);
     assert_eq!((n.sessions(), n.bibs()), (0, 0));
 }
 
@@ -880,7 +882,7 @@ fn session_log_json_lines() {
     n.at(7);
     let (_, port4) = v4_src(n.run(&udp6(C6, 5000, s6(S4), 53)).one());
     n.run(&udp6(C6, 5000, s6(S4), 53)).one(); // same session: no event
-    n.timers(307);
+    n.timers(308);
     let mut lines = Vec::new();
     assert_eq!(n.p.drain_session_log(&mut |l| lines.push(l.to_string())), 2);
     assert_eq!(
@@ -890,7 +892,7 @@ fn session_log_json_lines() {
         )
     );
     assert!(
-        lines[1].starts_with(r#"{"time_ns":307000000000,"event":"delete""#),
+        lines[1].starts_with(r#"{"time_ns":308000000000,"event":"delete""#),
         "{}",
         lines[1]
     );
