@@ -83,6 +83,7 @@ impl Pipeline {
         cap: Nat64Capacity,
     ) -> Pipeline {
         let workers = workers.max(1);
+        assert!(worker < workers, "worker {worker} of {workers}");
         let nat64 = Nat64State::new(&snapshot, worker, workers, cap).map(Box::new);
         Pipeline {
             snapshot,

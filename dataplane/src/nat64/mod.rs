@@ -399,7 +399,8 @@ impl Nat64State {
         pool: &Pool4,
     ) -> Option<u32> {
         let i = self.sessions.find(b, remote4, rport)?;
-        // The binding may go with the session: check it still is this one's.
+        // An ESTABLISHED session gets TCP_TRANS on expiry, which may have run out too; anything else ends (and
+        // may take its binding with it: callers look the binding up again).
         while self.sessions.get(i).expires <= now {
             if !self.expire(i, pool) {
                 return None;
