@@ -577,9 +577,9 @@ mod tests {
     }
 
     /// Number, timestamp, metadata, link and payload (or a marker for a non-IP payload) of each packet.
-    type Read = (u64, Duration, RxMeta, Link, Vec<u8>);
+    type Rec = (u64, Duration, RxMeta, Link, Vec<u8>);
 
-    fn read_all(bytes: &[u8]) -> Result<(LinkType, Vec<Read>), PcapFileError> {
+    fn read_all(bytes: &[u8]) -> Result<(LinkType, Vec<Rec>), PcapFileError> {
         let mut src = PcapSource::from_reader("test.pcap", bytes)?;
         let mut out = Vec::new();
         while let Some(p) = src.next_packet()? {
