@@ -325,3 +325,54 @@ fn total_dropped(s: &Stats, reason: DropReason) -> u64 {
     let i = reason as usize;
     s.dir.iter().map(|d| d.dropped[i]).sum::<u64>() + s.unclassified.dropped[i]
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_print_in_the_capture_resolution() {
+        let t = Duration::new(1_700_000_000, 1_002_003);
+        assert_eq!(timestamp(t, TsResolution::MicroSecond), "1700000000.001002");
+        assert_eq!(
+            timestamp(t, TsResolution::NanoSecond),
+            "1700000000.001002003"
+        );
+    }
+
+    #[test]
+    fn config_errors_are_indented_one_per_line() {
+        assert_eq!(indent("a: x\nb: y"), "  a: x\n  b: y");
+    }
+
+    #[test]
+    fn summary_lists_directions_and_nonzero_reasons() {
+        let mut stats = Stats::default();
+        let d = stats.dir_mut(Direction::V6ToV4);
+        d.received = 3;
+        d.translated = 1;
+        d.icmp_errors_sent = 1;
+        d.dropped[DropReason::TtlExpired as usize] = 1;
+        d.dropped[DropReason::NoTenant as usize] = 1;
+        stats.unclassified.received = 1;
+        stats.unclassified.dropped[DropReason::NotIp as usize] = 1;
+        let report = Report {
+            packets_in: 4,
+            packets_out: 2,
+            stats,
+        };
+        let mut out = Vec::new();
+        write_summary(&mut out, &report).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "summary: 4 packets in, 2 packets out\n\
+             \x20 v6_to_v4: received 3, translated 1 (+0 fragments), icmp errors 1, dropped 2\n\
+             \x20 v4_to_v6: received 0, translated 0 (+0 fragments), icmp errors 0, dropped 0\n\
+             \x20 not classified: received 1, dropped 1\n\
+             \x20 drops by reason (including those answered with an ICMP error):\n\
+             \x20   not_ip: 1\n\
+             \x20   no_tenant: 1\n\
+             \x20   ttl_expired: 1\n"
+        );
+    }
+}

@@ -90,6 +90,39 @@ fn raw_capture_is_translated_both_ways_with_explain_and_summary() {
     assert!(checksums_ok(p6), "ICMPv6 checksum: {p6:02x?}");
 }
 
+#[test]
+fn library_run_reports_the_counters() {
+    let v6 = ipv6_udp(HOST6, SERVER4_AS_V6, 64, 40000, 7, b"x");
+    let expiring = ipv6_udp(HOST6, SERVER4_AS_V6, 1, 40000, 7, b"x");
+    let stranger = ipv6_udp(STRANGER6, SERVER4_AS_V6, 64, 40000, 7, b"x");
+    let capture = pcap_file(
+        LINKTYPE_RAW,
+        &[(ts(0), v6), (ts(1), expiring), (ts(2), stranger)],
+    );
+    let (config, input, output) = setup("library", DEMO_TOML, &capture);
+    let opts = control::translate::TranslateOptions {
+        config,
+        input,
+        output,
+        explain: false,
+        interface: None,
+    };
+    let (mut out, mut diag) = (Vec::new(), Vec::new());
+    let report = control::translate::run(&opts, &mut out, &mut diag).expect("run");
+    assert_eq!(report.packets_in, 3);
+    let d = report.stats.dir(dataplane::stats::Direction::V6ToV4);
+    assert_eq!((d.received, d.translated, d.icmp_errors_sent), (3, 1, 1));
+    use dataplane::stats::DropReason;
+    assert_eq!(d.dropped[DropReason::TtlExpired as usize], 1);
+    assert_eq!(d.dropped[DropReason::SrcUntranslatable as usize], 1);
+    let text = String::from_utf8(out).unwrap();
+    assert!(
+        text.starts_with("summary: 3 packets in, "),
+        "no explain lines: {text}"
+    );
+    assert!(diag.is_empty());
+}
+
 /// The demo tenant, recognised on the IPv4 side by VLAN 100.
 fn vlan_config() -> String {
     format!("{DEMO_TOML}\n[tenants.ipv4_side]\nvlan = 100\n")
