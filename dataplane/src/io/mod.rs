@@ -9,13 +9,8 @@
 pub mod pcap;
 
 use crate::frame::RxMeta;
-
-/// EtherType of IPv4 (RFC 894).
-pub const ETHERTYPE_IPV4: u16 = 0x0800;
-/// EtherType of IPv6 (RFC 2464).
-pub const ETHERTYPE_IPV6: u16 = 0x86dd;
-/// EtherType (TPID) of an IEEE 802.1Q VLAN tag.
-pub const ETHERTYPE_VLAN: u16 = 0x8100;
+use crate::wire::ethernet::{parse_l2, write_l2};
+use crate::wire::{self, EtherType, EthernetFrame, VlanTag};
 
 /// Source and destination MAC addresses of an Ethernet frame.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
@@ -84,32 +79,39 @@ pub struct RxPacket<'a> {
     pub payload: Payload<'a>,
 }
 
-/// Splits an Ethernet II frame (with 0 or 1 802.1Q tag) into its addresses, VLAN ID and payload.
+/// Splits an Ethernet II frame (with 0 or 1 802.1Q tag) into its addresses, VLAN ID and payload, with
+/// [`wire::ethernet::parse_l2`](crate::wire::ethernet::parse_l2).
 ///
 /// IPv4 and IPv6 payloads are cut to the length their header states when the frame is longer (Ethernet pads
-/// frames to 60 bytes; the kernel trims the same way before IP sees the packet).
+/// frames to 60 bytes; the kernel trims the same way before IP sees the packet). Stacked tags (QinQ) are
+/// reported as [`Payload::NotIp`] with the EtherType xlat64 does not take (0x88a8, or 0x8100 inside a tag).
 pub fn parse_ethernet(frame: &[u8]) -> (Option<EthAddrs>, Option<u16>, Payload<'_>) {
-    let Some((hdr, rest)) = frame.split_first_chunk::<14>() else {
+    let Ok(eth) = EthernetFrame::new_checked(frame) else {
         return (None, None, Payload::LinkTruncated);
     };
-    let mut addrs = EthAddrs::default();
-    addrs.dst.copy_from_slice(&hdr[0..6]);
-    addrs.src.copy_from_slice(&hdr[6..12]);
-    let mut ethertype = u16::from_be_bytes([hdr[12], hdr[13]]);
-    let mut payload = rest;
-    let mut vlan = None;
-    if ethertype == ETHERTYPE_VLAN {
-        let Some((tag, rest)) = payload.split_first_chunk::<4>() else {
-            return (Some(addrs), None, Payload::LinkTruncated);
-        };
-        let vid = u16::from_be_bytes([tag[0], tag[1]]) & 0x0fff;
-        vlan = (vid != 0).then_some(vid);
-        ethertype = u16::from_be_bytes([tag[2], tag[3]]);
-        payload = rest;
-    }
-    let payload = match ethertype {
-        ETHERTYPE_IPV4 | ETHERTYPE_IPV6 => Payload::Ip(trim_to_ip_length(payload)),
-        _ => Payload::NotIp { ethertype },
+    let addrs = EthAddrs {
+        dst: eth.dst_addr(),
+        src: eth.src_addr(),
+    };
+    let l2 = match parse_l2(frame) {
+        Ok(l2) => l2,
+        Err(wire::Error::Truncated) => return (Some(addrs), None, Payload::LinkTruncated),
+        Err(wire::Error::Malformed) => {
+            // A stacked tag: name the EtherType we stopped at.
+            let ethertype = match eth.ethertype() {
+                EtherType::VLAN => frame
+                    .get(16..18)
+                    .map_or(EtherType::VLAN, |b| u16::from_be_bytes([b[0], b[1]])),
+                other => other,
+            };
+            return (Some(addrs), None, Payload::NotIp { ethertype });
+        }
+    };
+    let vlan = l2.vlan.filter(|&vid| vid != 0);
+    let payload = &frame[l2.l3_offset..];
+    let payload = match l2.ethertype {
+        EtherType::IPV4 | EtherType::IPV6 => Payload::Ip(trim_to_ip_length(payload)),
+        ethertype => Payload::NotIp { ethertype },
     };
     (Some(addrs), vlan, payload)
 }
@@ -136,20 +138,17 @@ fn trim_to_ip_length(p: &[u8]) -> &[u8] {
     }
 }
 
-/// Writes an Ethernet II header (with an 802.1Q tag if `vlan` is set) in front of nothing: appends it to
-/// `out`. The EtherType follows the IP version of `packet` (6: IPv6, anything else: IPv4).
+/// Appends an Ethernet II header to `out` (with an 802.1Q tag if `vlan` is set), with
+/// [`wire::ethernet::write_l2`](crate::wire::ethernet::write_l2). The EtherType follows the IP version of
+/// `packet` (6: IPv6, anything else: IPv4).
 pub fn push_ethernet_header(out: &mut Vec<u8>, addrs: EthAddrs, vlan: Option<u16>, packet: &[u8]) {
-    out.extend_from_slice(&addrs.dst);
-    out.extend_from_slice(&addrs.src);
-    if let Some(vid) = vlan {
-        out.extend_from_slice(&ETHERTYPE_VLAN.to_be_bytes());
-        out.extend_from_slice(&(vid & 0x0fff).to_be_bytes());
-    }
     let ethertype = match packet.first().map(|b| b >> 4) {
-        Some(6) => ETHERTYPE_IPV6,
-        _ => ETHERTYPE_IPV4,
+        Some(6) => EtherType::IPV6,
+        _ => EtherType::IPV4,
     };
-    out.extend_from_slice(&ethertype.to_be_bytes());
+    let mut hdr = [0u8; EthernetFrame::<&[u8]>::HEADER_LEN + VlanTag::<&[u8]>::HEADER_LEN];
+    let n = write_l2(&mut hdr, addrs.dst, addrs.src, vlan, ethertype);
+    out.extend_from_slice(&hdr[..n]);
 }
 
 #[cfg(test)]
@@ -164,7 +163,7 @@ mod tests {
         f.extend_from_slice(&DST);
         f.extend_from_slice(&SRC);
         if let Some(tci) = tag {
-            f.extend_from_slice(&ETHERTYPE_VLAN.to_be_bytes());
+            f.extend_from_slice(&EtherType::VLAN.to_be_bytes());
             f.extend_from_slice(&tci.to_be_bytes());
         }
         f.extend_from_slice(&ethertype.to_be_bytes());
@@ -183,7 +182,7 @@ mod tests {
     fn untagged_ipv4_with_padding_is_trimmed() {
         let mut payload = ipv4(28);
         payload.resize(46, 0); // padded to the 60-byte minimum frame
-        let f = eth(ETHERTYPE_IPV4, None, &payload);
+        let f = eth(EtherType::IPV4, None, &payload);
         let (addrs, vlan, p) = parse_ethernet(&f);
         assert_eq!(addrs, Some(EthAddrs { dst: DST, src: SRC }));
         assert_eq!(vlan, None);
@@ -195,7 +194,7 @@ mod tests {
         let mut payload = vec![0u8; 48];
         payload[0] = 0x60;
         payload[4..6].copy_from_slice(&8u16.to_be_bytes());
-        let f = eth(ETHERTYPE_IPV6, Some(0xa000 | 100), &payload);
+        let f = eth(EtherType::IPV6, Some(0xa000 | 100), &payload);
         let (_, vlan, p) = parse_ethernet(&f);
         assert_eq!(vlan, Some(100));
         assert_eq!(p, Payload::Ip(&payload[..]));
@@ -203,7 +202,7 @@ mod tests {
 
     #[test]
     fn priority_tag_counts_as_untagged() {
-        let f = eth(ETHERTYPE_IPV4, Some(0x6000), &ipv4(20));
+        let f = eth(EtherType::IPV4, Some(0x6000), &ipv4(20));
         assert_eq!(parse_ethernet(&f).1, None);
     }
 
@@ -213,20 +212,26 @@ mod tests {
         assert_eq!(parse_ethernet(&f).2, Payload::NotIp { ethertype: 0x0806 });
         let mut inner = Vec::new();
         inner.extend_from_slice(&0x0064u16.to_be_bytes());
-        inner.extend_from_slice(&ETHERTYPE_IPV4.to_be_bytes());
-        let f = eth(ETHERTYPE_VLAN, Some(200), &inner);
+        inner.extend_from_slice(&EtherType::IPV4.to_be_bytes());
+        let f = eth(EtherType::VLAN, Some(200), &inner);
         assert_eq!(
             parse_ethernet(&f).2,
             Payload::NotIp {
-                ethertype: ETHERTYPE_VLAN
+                ethertype: EtherType::VLAN
             }
         );
     }
 
     #[test]
+    fn qinq_is_reported_as_not_ip() {
+        let f = eth(0x88a8, None, &[0, 100, 0x81, 0, 0, 200, 0x08, 0]);
+        assert_eq!(parse_ethernet(&f).2, Payload::NotIp { ethertype: 0x88a8 });
+    }
+
+    #[test]
     fn short_frames_are_link_truncated() {
         assert_eq!(parse_ethernet(&[0u8; 13]).2, Payload::LinkTruncated);
-        let f = eth(ETHERTYPE_VLAN, None, &[0, 100]);
+        let f = eth(EtherType::VLAN, None, &[0, 100]);
         assert_eq!(parse_ethernet(&f).2, Payload::LinkTruncated);
     }
 
@@ -259,6 +264,6 @@ mod tests {
         assert_eq!(p, Payload::Ip(&v6[..]));
         let mut out = Vec::new();
         push_ethernet_header(&mut out, addrs, None, &ipv4(20));
-        assert_eq!(&out[12..], &ETHERTYPE_IPV4.to_be_bytes());
+        assert_eq!(&out[12..], &EtherType::IPV4.to_be_bytes());
     }
 }
