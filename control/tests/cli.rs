@@ -254,6 +254,34 @@ fn interface_option_selects_the_tenant_by_ingress() {
 }
 
 #[test]
+fn nanosecond_big_endian_capture_is_written_the_same_way() {
+    let t = Duration::new(1_700_000_000, 123_456_789);
+    let v6 = ipv6_udp(HOST6, SERVER4_AS_V6, 64, 40000, 7, b"ns");
+    let capture = pcap_file_as(true, true, 229, &[(t, v6)]); // LINKTYPE_IPV6
+    let (cfg, input, output) = setup("nanos", DEMO_TOML, &capture);
+    let o = translate(&cfg, &input, &output, &["--explain"]);
+    assert!(o.status.success(), "stderr: {}", stderr(&o));
+    assert!(
+        stdout(&o).starts_with("    1 1700000000.123456789 demo v6_to_v4 translated\n"),
+        "{}",
+        stdout(&o)
+    );
+    let bytes = std::fs::read(&output).unwrap();
+    assert_eq!(
+        &bytes[..4],
+        &[0xa1, 0xb2, 0x3c, 0x4d],
+        "nanosecond, big-endian"
+    );
+    let (linktype, recs) = read_pcap(&bytes);
+    assert_eq!(
+        linktype, LINKTYPE_RAW,
+        "IPv4 output of an IPV6 capture: written as RAW"
+    );
+    assert_eq!(recs[0].0, t);
+    assert_eq!(recs[0].1[0] >> 4, 4);
+}
+
+#[test]
 fn missing_input_file_exits_2_naming_it() {
     let (cfg, _, output) = setup("missing", DEMO_TOML, &[]);
     let o = translate(&cfg, Path::new("/nonexistent/capture.pcap"), &output, &[]);

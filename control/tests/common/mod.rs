@@ -166,18 +166,48 @@ pub fn arp_request(src_mac: [u8; 6]) -> Vec<u8> {
 
 /// A little-endian, microsecond pcap file.
 pub fn pcap_file(linktype: u32, records: &[(Duration, Vec<u8>)]) -> Vec<u8> {
+    pcap_file_as(false, false, linktype, records)
+}
+
+/// A pcap file in the given byte order (`big`) and resolution (`nanos`).
+pub fn pcap_file_as(
+    big: bool,
+    nanos: bool,
+    linktype: u32,
+    records: &[(Duration, Vec<u8>)],
+) -> Vec<u8> {
+    let u16b = |v: u16| {
+        if big {
+            v.to_be_bytes()
+        } else {
+            v.to_le_bytes()
+        }
+    };
+    let u32b = |v: u32| {
+        if big {
+            v.to_be_bytes()
+        } else {
+            v.to_le_bytes()
+        }
+    };
+    let magic: u32 = if nanos { 0xa1b2_3c4d } else { 0xa1b2_c3d4 };
     let mut f = Vec::new();
-    f.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
-    f.extend_from_slice(&2u16.to_le_bytes());
-    f.extend_from_slice(&4u16.to_le_bytes());
+    f.extend_from_slice(&u32b(magic));
+    f.extend_from_slice(&u16b(2));
+    f.extend_from_slice(&u16b(4));
     f.extend_from_slice(&[0; 8]);
-    f.extend_from_slice(&65535u32.to_le_bytes());
-    f.extend_from_slice(&linktype.to_le_bytes());
+    f.extend_from_slice(&u32b(65535));
+    f.extend_from_slice(&u32b(linktype));
     for (ts, data) in records {
-        f.extend_from_slice(&(ts.as_secs() as u32).to_le_bytes());
-        f.extend_from_slice(&ts.subsec_micros().to_le_bytes());
-        f.extend_from_slice(&(data.len() as u32).to_le_bytes());
-        f.extend_from_slice(&(data.len() as u32).to_le_bytes());
+        let frac = if nanos {
+            ts.subsec_nanos()
+        } else {
+            ts.subsec_micros()
+        };
+        f.extend_from_slice(&u32b(ts.as_secs() as u32));
+        f.extend_from_slice(&u32b(frac));
+        f.extend_from_slice(&u32b(data.len() as u32));
+        f.extend_from_slice(&u32b(data.len() as u32));
         f.extend_from_slice(data);
     }
     f
