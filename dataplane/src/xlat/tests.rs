@@ -330,6 +330,36 @@ fn untranslatable_addresses_are_dropped_by_reason() {
     assert_eq!(r.kind, OutcomeKind::Dropped(DropReason::NoTenant));
 }
 
+#[test]
+fn broadcast_multicast_loopback_and_this_network_are_never_translated() {
+    let snap = config("");
+    for dst in [
+        [255, 255, 255, 255],
+        [224, 0, 0, 1],
+        [239, 1, 2, 3],
+        [127, 0, 0, 1],
+        [0, 0, 0, 0],
+        [240, 0, 0, 1],
+    ] {
+        let r = run(&snap, &udp4(SERVER4, dst, 64, b"x"));
+        assert_eq!(
+            r.kind,
+            OutcomeKind::Dropped(DropReason::DstUntranslatable),
+            "{dst:?}"
+        );
+        let mut v6dst = SERVER6;
+        v6dst[12..].copy_from_slice(&dst);
+        let r = run(&snap, &udp6(CLIENT6, v6dst, 64, b"x"));
+        assert_eq!(
+            r.kind,
+            OutcomeKind::Dropped(DropReason::DstUntranslatable),
+            "{dst:?} via pool6"
+        );
+    }
+    let r = run(&snap, &udp4([127, 0, 0, 1], CLIENT4, 64, b"x"));
+    assert_eq!(r.kind, OutcomeKind::Dropped(DropReason::SrcUntranslatable));
+}
+
 // ---------- errors the translator originates ----------
 
 #[test]

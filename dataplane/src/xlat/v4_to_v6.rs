@@ -82,12 +82,22 @@ pub(crate) fn parse(frame: &mut Frame) -> Result<V4Header, DropReason> {
     Ok(h)
 }
 
+/// True for IPv4 addresses that may name one host on the far side: not "this network" (0/8), loopback
+/// (127/8), multicast (224/4), reserved or limited broadcast (240/4). RFC 7915 translates unicast only.
+#[inline]
+pub(crate) fn is_unicast_v4(a: [u8; 4]) -> bool {
+    a[0] != 0 && a[0] != 127 && a[0] < 224
+}
+
 #[inline]
 pub(crate) fn map_addr(
     t: &Tenant,
     a: [u8; 4],
     untranslatable: DropReason,
 ) -> Result<[u8; 16], DropReason> {
+    if !is_unicast_v4(a) {
+        return Err(untranslatable);
+    }
     t.map_v4_to_v6(a).map_err(|e| match e {
         AddrError::WkpNonGlobal => DropReason::WkpNonGlobal,
         AddrError::NoMapping => untranslatable,

@@ -100,10 +100,12 @@ pub(crate) fn map_addr(
     a: &[u8; 16],
     untranslatable: DropReason,
 ) -> Result<[u8; 4], DropReason> {
-    t.map_v6_to_v4(a).map_err(|e| match e {
-        AddrError::WkpNonGlobal => DropReason::WkpNonGlobal,
-        AddrError::NoMapping => untranslatable,
-    })
+    match t.map_v6_to_v4(a) {
+        Ok(v4) if super::v4_to_v6::is_unicast_v4(v4) => Ok(v4),
+        Ok(_) => Err(untranslatable),
+        Err(AddrError::WkpNonGlobal) => Err(DropReason::WkpNonGlobal),
+        Err(AddrError::NoMapping) => Err(untranslatable),
+    }
 }
 
 /// How the IPv4 header's fragment fields are set.
