@@ -428,12 +428,7 @@ fn v6_to_v4_inner(frame: &mut Frame, t: &Tenant, rng: u32) -> Result<(), DropRea
     }
 
     let pkt = frame.packet_mut();
-    let outer_frag = V4Frag {
-        ident: 0,
-        dont_frag: true,
-        more: false,
-        offset: 0,
-    };
+    let outer_frag = V4Frag::of(&h, total, rng as u16);
     f64_::write_ipv4_header(
         &mut pkt[..20],
         &h,
@@ -459,7 +454,8 @@ fn v6_to_v4_inner(frame: &mut Frame, t: &Tenant, rng: u32) -> Result<(), DropRea
     if v4_has_length(ty4) {
         pkt[25] = length_attr;
     }
-    let inner_frag = V4Frag::of(&ih);
+    // The quoted packet's identification cannot be known (it was generated when it crossed the first time).
+    let inner_frag = V4Frag::of(&ih, inner_len4, (rng >> 16) as u16);
     f64_::write_ipv4_header(
         &mut pkt[28..48],
         &ih,
