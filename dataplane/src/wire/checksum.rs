@@ -1,0 +1,312 @@
+//! The Internet checksum (RFC 1071) and its incremental update (RFC 1624).
+//!
+//! A *partial sum* is a `u32` whose [`fold`] is the 16-bit one's-complement sum of big-endian 16-bit words.
+//! Partial sums of pieces combine with [`add`] as long as every piece but the last has an even length (RFC 1071
+//! §2(A): the sum is associative and commutative over 16-bit words). [`finish`] turns a partial sum into the
+//! value stored in a checksum field.
+
+/// One's-complement partial sum of `data` as big-endian 16-bit words; an odd trailing byte is the high byte of
+/// a last word padded with zero (RFC 1071 §4.1). Not folded to 16 bits in general, not inverted.
+///
+/// Fast path: 8 bytes at a time as native-endian `u64`s. RFC 1071 §2(B): the one's-complement sum does not
+/// depend on byte order, so we add the words as the CPU loads them and swap the folded 16-bit result once at
+/// the end. RFC 1071 §2(C): summing 64-bit words with end-around carry and folding gives the same 16-bit sum,
+/// because 2^16 ≡ 1 (mod 2^16 - 1).
+#[inline]
+pub fn sum(data: &[u8]) -> u32 {
+    let mut acc: u64 = 0;
+    // Carries counted apart from `acc`, so the add chain has no dependency on the carry flag of the previous
+    // add (one add per 8 bytes on the critical path). A `u64` of carries cannot overflow: that would take
+    // 2^64 chunks.
+    let mut carries: u64 = 0;
+    let mut chunks = data.chunks_exact(8);
+    for chunk in &mut chunks {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let (s, c) = acc.overflowing_add(u64::from_ne_bytes(word));
+        acc = s;
+        carries += u64::from(c);
+    }
+    // The tail (0..=7 bytes) as a 4-, a 2- and a 1-byte piece (no memcpy call for a few bytes; headers are
+    // short, so the tail is a good part of the work). Which 16-bit lane of `acc` a word lands in does not
+    // matter (2^16 ≡ 1), only that its two bytes stay paired. The odd last byte is padded with a zero *after*
+    // it in memory order, so it sits where the high byte of a big-endian word sits, whatever the byte order.
+    let mut rest = chunks.remainder();
+    let mut tail: u64 = 0;
+    if let [a, b, c, d, more @ ..] = rest {
+        tail += u64::from(u32::from_ne_bytes([*a, *b, *c, *d]));
+        rest = more;
+    }
+    if let [a, b, more @ ..] = rest {
+        tail += u64::from(u16::from_ne_bytes([*a, *b]));
+        rest = more;
+    }
+    if let [a] = rest {
+        tail += u64::from(u16::from_ne_bytes([*a, 0]));
+    }
+    let (s, c) = acc.overflowing_add(tail);
+    acc = s;
+    carries += u64::from(c);
+
+    // End-around carry: acc + carries, wrapping the carry back in. If the add carries, the wrapped sum is
+    // below 2^64 - 1, so adding the 1 cannot carry again.
+    let (s, c) = acc.overflowing_add(carries);
+    let acc = s + u64::from(c);
+    // 64 -> 32 bits, same reasoning.
+    let (s, c) = (acc as u32).overflowing_add((acc >> 32) as u32);
+    let acc = s + u32::from(c);
+    // Native-endian 16-bit sum -> big-endian 16-bit sum: one byte swap on little-endian CPUs (RFC 1071 §2(B)).
+    u32::from(u16::from_be(fold(acc)))
+}
+
+/// Adds two partial sums with end-around carry (RFC 1071 §2: 2^32 ≡ 1 mod 2^16 - 1, so the carry out of bit 31
+/// is added back in at bit 0).
+#[inline]
+pub fn add(a: u32, b: u32) -> u32 {
+    let (s, c) = a.overflowing_add(b);
+    s + u32::from(c)
+}
+
+/// Folds a partial sum to 16 bits (not inverted). Zero only if the sum is zero.
+#[inline]
+pub fn fold(sum: u32) -> u16 {
+    // Two rounds suffice: after the first, the value is at most 0xffff + 0xffff = 0x1fffe.
+    let s = (sum & 0xffff) + (sum >> 16);
+    let s = (s & 0xffff) + (s >> 16);
+    s as u16
+}
+
+/// The value to store in a checksum field: the one's complement of the folded sum (RFC 1071 §1).
+#[inline]
+pub fn finish(sum: u32) -> u16 {
+    !fold(sum)
+}
+
+/// Partial sum of one IPv4 address (two 16-bit words).
+#[inline]
+pub fn sum_addr_v4(a: &[u8; 4]) -> u32 {
+    u32::from(u16::from_be_bytes([a[0], a[1]])) + u32::from(u16::from_be_bytes([a[2], a[3]]))
+}
+
+/// Partial sum of one IPv6 address (eight 16-bit words; at most 8 × 0xffff, no overflow).
+#[inline]
+pub fn sum_addr_v6(a: &[u8; 16]) -> u32 {
+    let mut s = 0u32;
+    let mut i = 0;
+    while i < 16 {
+        s += u32::from(u16::from_be_bytes([a[i], a[i + 1]]));
+        i += 2;
+    }
+    s
+}
+
+/// Partial sum of the IPv4 pseudo-header of TCP/UDP (RFC 793 §3.1, RFC 768): source, destination, zero,
+/// protocol, TCP/UDP length.
+#[inline]
+pub fn sum_v4_pseudo(src: &[u8; 4], dst: &[u8; 4], proto: u8, len: u16) -> u32 {
+    sum_addr_v4(src) + sum_addr_v4(dst) + u32::from(proto) + u32::from(len)
+}
+
+/// Partial sum of the IPv6 pseudo-header (RFC 8200 §8.1): source, destination, 32-bit upper-layer packet
+/// length, three zero bytes, next header.
+#[inline]
+pub fn sum_v6_pseudo(src: &[u8; 16], dst: &[u8; 16], next_header: u8, len: u32) -> u32 {
+    // At most 18 words of 0xffff plus a byte: far below 2^32.
+    sum_addr_v6(src) + sum_addr_v6(dst) + (len >> 16) + (len & 0xffff) + u32::from(next_header)
+}
+
+/// RFC 1624 eq. 3: HC' = ~(~HC + ~m + m'), where `removed` (m) and `added` (m') are partial sums of the old and
+/// the new data (each covering whole 16-bit words at even offsets, or combined with [`add`]).
+///
+/// Eq. 3, not RFC 1141's HC + m + ~m' (eq. 2), which RFC 1624 §3 shows yielding -0 (0xffff) where a full
+/// recomputation yields 0. With end-around carry, eq. 3 gives exactly what a full recomputation gives whenever
+/// the covered data does not sum to zero, which a real header never does (a pseudo-header or an IPv4 header
+/// always has nonzero words); the property tests check this.
+#[inline]
+pub fn adjust(csum: u16, removed: u32, added: u32) -> u16 {
+    let s = add(u32::from(!csum), u32::from(!fold(removed)));
+    finish(add(s, added))
+}
+
+/// Whether `data`, checksum field included, sums to 0xffff (RFC 1071 §1: the check at the receiver).
+#[inline]
+pub fn verify(data: &[u8]) -> bool {
+    fold(sum(data)) == 0xffff
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// The textbook algorithm (RFC 1071 §4.1), word by word: the independent reference.
+    fn naive_sum(data: &[u8]) -> u32 {
+        let mut s: u64 = 0;
+        let mut i = 0;
+        while i + 1 < data.len() {
+            s += u64::from(u16::from_be_bytes([data[i], data[i + 1]]));
+            i += 2;
+        }
+        if i < data.len() {
+            s += u64::from(data[i]) << 8;
+        }
+        while s > 0xffff {
+            s = (s & 0xffff) + (s >> 16);
+        }
+        s as u32
+    }
+
+    #[test]
+    fn rfc1071_example() {
+        // RFC 1071 §3: the words 0001 f203 f4f5 f6f7 sum to ddf2 (folded).
+        let data = [0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7];
+        assert_eq!(fold(sum(&data)), 0xddf2);
+        assert_eq!(finish(sum(&data)), !0xddf2);
+    }
+
+    #[test]
+    fn odd_tail_is_high_byte() {
+        assert_eq!(fold(sum(&[0xab])), 0xab00);
+        assert_eq!(fold(sum(&[0x01, 0x02, 0x03])), 0x0102 + 0x0300);
+        // 9 bytes: one full chunk plus an odd tail.
+        let d = [0, 0, 0, 0, 0, 0, 0, 1, 0x80];
+        assert_eq!(fold(sum(&d)), 0x8001);
+    }
+
+    #[test]
+    fn every_short_length_and_alignment() {
+        // Every tail shape (0..=7 bytes after the 8-byte chunks) at every start alignment, with high bytes so
+        // that carries happen.
+        let data: Vec<u8> = (0..80u32)
+            .map(|i| (i.wrapping_mul(151) ^ 0xc3) as u8)
+            .collect();
+        for off in 0..8 {
+            for len in 0..64 {
+                let d = &data[off..off + len];
+                assert_eq!(fold(sum(d)), naive_sum(d) as u16, "off {off} len {len}");
+            }
+        }
+    }
+
+    #[test]
+    fn empty_and_zero() {
+        assert_eq!(sum(&[]), 0);
+        assert_eq!(fold(sum(&[0; 100])), 0);
+        assert!(!verify(&[]));
+    }
+
+    #[test]
+    fn carries_wrap_around() {
+        // All-ones words: every add carries, the sum stays 0xffff (negative zero), never 0.
+        assert_eq!(fold(sum(&[0xff; 64])), 0xffff);
+        assert_eq!(fold(sum(&[0xff; 63])), naive_sum(&[0xff; 63]) as u16);
+        assert_eq!(add(0xffff_ffff, 1), 1);
+        assert_eq!(fold(0xffff_ffff), 0xffff);
+    }
+
+    #[test]
+    fn real_ipv4_header() {
+        // The classic example header (checksum 0xb861 at bytes 10..12).
+        #[rustfmt::skip]
+        let h = [
+            0x45, 0x00, 0x00, 0x73, 0x00, 0x00, 0x40, 0x00, 0x40, 0x11,
+            0xb8, 0x61, 0xc0, 0xa8, 0x00, 0x01, 0xc0, 0xa8, 0x00, 0xc7,
+        ];
+        assert!(verify(&h));
+        let mut z = h;
+        z[10] = 0;
+        z[11] = 0;
+        assert_eq!(finish(sum(&z)), 0xb861);
+    }
+
+    #[test]
+    fn pseudo_headers_match_byte_sums() {
+        let src4 = [192, 0, 2, 1];
+        let dst4 = [198, 51, 100, 7];
+        let mut p4 = Vec::new();
+        p4.extend_from_slice(&src4);
+        p4.extend_from_slice(&dst4);
+        p4.extend_from_slice(&[0, 17, 0x12, 0x34]);
+        assert_eq!(
+            fold(sum_v4_pseudo(&src4, &dst4, 17, 0x1234)),
+            fold(sum(&p4))
+        );
+
+        let src6 = [
+            0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff,
+        ];
+        let dst6 = [
+            0x00, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0, 0xc6, 0x33, 0x64, 0x07,
+        ];
+        let len = 0x0001_2345u32;
+        let mut p6 = Vec::new();
+        p6.extend_from_slice(&src6);
+        p6.extend_from_slice(&dst6);
+        p6.extend_from_slice(&len.to_be_bytes());
+        p6.extend_from_slice(&[0, 0, 0, 58]);
+        assert_eq!(fold(sum_v6_pseudo(&src6, &dst6, 58, len)), fold(sum(&p6)));
+        assert_eq!(fold(sum_addr_v6(&src6)), fold(sum(&src6)));
+        assert_eq!(fold(sum_addr_v4(&src4)), fold(sum(&src4)));
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        /// Random lengths and start offsets (so the 8-byte loads are misaligned in every way).
+        #[test]
+        fn sum_matches_naive(data in proptest::collection::vec(any::<u8>(), 0..1600), off in 0usize..8) {
+            let off = off.min(data.len());
+            let d = &data[off..];
+            prop_assert_eq!(fold(sum(d)), naive_sum(d) as u16);
+        }
+
+        /// Splitting at an even offset and adding the halves' sums gives the whole sum.
+        #[test]
+        fn sum_is_additive(data in proptest::collection::vec(any::<u8>(), 0..600), cut in 0usize..300) {
+            let cut = (cut * 2).min(data.len() & !1);
+            let whole = fold(sum(&data));
+            let parts = fold(add(sum(&data[..cut]), sum(&data[cut..])));
+            prop_assert_eq!(whole, parts);
+        }
+
+        #[test]
+        fn fill_then_verify(data in proptest::collection::vec(any::<u8>(), 2..300)) {
+            let mut d = data;
+            d[0] = 0;
+            d[1] = 0;
+            let c = finish(sum(&d));
+            d[0..2].copy_from_slice(&c.to_be_bytes());
+            // Even for all-zero data: the checksum is then 0xffff, which makes the message nonzero.
+            prop_assert!(verify(&d));
+        }
+
+        /// RFC 1624: replacing an even-aligned region and adjusting matches a full recomputation. The data
+        /// starts with a nonzero word (like a real pseudo-header) so the new sum is never zero.
+        #[test]
+        fn adjust_matches_recompute(
+            data in proptest::collection::vec(any::<u8>(), 4..200),
+            at in 0usize..100,
+            new in proptest::collection::vec(any::<u8>(), 0..40),
+        ) {
+            let mut old = vec![0x45, 0x00];
+            old.extend_from_slice(&data);
+            let at = 2 + (at * 2).min((old.len() - 2) & !1);
+            let n = (new.len() & !1).min((old.len() - at) & !1);
+            let mut updated = old.clone();
+            updated[at..at + n].copy_from_slice(&new[..n]);
+
+            let hc = finish(sum(&old));
+            let hc2 = adjust(hc, sum(&old[at..at + n]), sum(&updated[at..at + n]));
+            prop_assert_eq!(hc2, finish(sum(&updated)));
+        }
+
+        #[test]
+        fn add_fold_match_wide_sum(a in any::<u32>(), b in any::<u32>()) {
+            let mut wide = u64::from(a) + u64::from(b);
+            while wide > 0xffff {
+                wide = (wide & 0xffff) + (wide >> 16);
+            }
+            prop_assert_eq!(fold(add(a, b)), wide as u16);
+        }
+    }
+}
