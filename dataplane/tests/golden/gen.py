@@ -1050,8 +1050,9 @@ c = case("eamt", "Explicit Address Mappings, source and destination", "RFC 7757 
              "longer than the IPv4 one. The IPv4 suffix bits are copied right after the IPv6 prefix (198.51.100.7 -> "
              "2001:db8:46:0:700::), the remaining IPv6 bits are zero; the other way, the bits right after the IPv6 "
              "prefix form the IPv4 suffix. The packets here only use addresses whose extra IPv6 bits are zero.",
-             "eam_hairpin_mode = \"off\": in \"simple\" mode (RFC 7757 §4.2.1) the EAMT is not used for the source "
-             "address of IPv4 packets, which is what packets 2, 3 and 6 exercise here.",
+             "eam_hairpin_mode = \"off\": the hairpinning modes of RFC 7757 §4.2 (\"simple\", the default, as in "
+             "Jool) skip the EAMT for the source address of some IPv4 packets; packets 2, 3 and 6 translate IPv4 "
+             "sources through the EAMT, so this case keeps to the plain address mapping.",
          ])
 data = payload(18, 40)
 c.add(udp6_pkt(E_SRV6, E_CLI6, 443, 40090, data), [udp4_pkt(E_SRV4, E_CLI4, 443, 40090, data, ttl=63, df=False)],
