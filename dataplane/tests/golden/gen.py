@@ -423,6 +423,15 @@ c.add(inp, [ipv4(OWN4, H4, PROTO_ICMP, icmp4(3, 4, mtu_rest4(1480), inp[:548]), 
       "icmp_error", "packet_too_big", "UDP, DF=1, total length 1481 (IPv6 packet would be 1501 > ipv6_mtu)",
       "§4.1: ICMPv4 3/4, Next-Hop MTU 1480, from own_ipv4, 548 bytes quoted (576 total)")
 
+# p6: DF=1, 1400 bytes: larger than lowest_ipv6_mtu once translated (1420), but it fits ipv6_mtu (1500) and DF=1
+# packets are never fragmented by the translator: translated as is, no Fragment Header (§4: "an IPv6 Fragment
+# Header is only included if the IPv4 packet is already fragmented").
+data = payload(1372, 10)
+c.add(udp4_pkt(H4, H6_4, 40008, 5004, data, ttl=64, ident=0x4545, df=True),
+      [udp6_pkt(H4_6, H6, 40008, 5004, data, hlim=63)],
+      "translated", None, "UDP, DF=1, total length 1400 (IPv6 packet 1420: above lowest_ipv6_mtu, within ipv6_mtu)",
+      "§4: DF=1 -> no fragmentation, no Fragment Header")
+
 # ============================================================================================================
 # RFC 7915 §5.1: IPv6 header -> IPv4 header
 # ============================================================================================================
@@ -486,6 +495,26 @@ c.add(inp, [ipv6(OWN6, H6, PROTO_ICMPV6, icmp6(4, 0, u32(43), inp, OWN6, H6), hl
 data = payload(16, 14)
 c.add(ipv6(H6, H4_6, 253, data, hlim=64), [ipv4(H6_4, H4, 253, data, ttl=63)],
       "translated", None, "next header 253, 16 bytes", "§5.1/§5.5: Protocol 253, payload unchanged")
+
+c = case("v6_to_v4_too_big", "IPv6 packets too big for the IPv4 next hop", "RFC 7915 §1.4, §5.1; RFC 4443 §3.2",
+         BASE_TENANT + "\n[tenants.options]\nipv4_mtu = 1400\n", notes=[
+             "§1.4: \"the translator MUST behave as a router, i.e., the translator MUST send a Packet Too Big error "
+             "message or fragment the packet when the packet size exceeds the MTU of the next-hop interface.\" The "
+             "translated packet would have DF=1 (> 1260 bytes, §5.1), so it cannot be fragmented: ICMPv6 Packet Too "
+             "Big from own_ipv6 with MTU = ipv4_mtu + 20 (the IPv6 packet size that fits), quoting as much of the "
+             "packet as fits in 1280 bytes (RFC 4443 §2.4(c)).",
+         ])
+data = payload(1452, 45)
+inp = udp6_pkt(H6, H4_6, 50005, 5003, data, hlim=64)
+assert len(inp) == 1500
+c.add(inp, [ipv6(OWN6, H6, PROTO_ICMPV6, icmp6(2, 0, u32(1420), inp[:1232], OWN6, H6), hlim=64)],
+      "icmp_error", "packet_too_big", "UDP, 1500 bytes (IPv4 packet would be 1480 > ipv4_mtu 1400)",
+      "§5.1: ICMPv6 2/0 MTU 1420 from own_ipv6, 1232 bytes quoted (1280 total)")
+data = payload(1372, 46)
+inp = udp6_pkt(H6, H4_6, 50006, 5004, data, hlim=64)
+assert len(inp) == 1420
+c.add(inp, [udp4_pkt(H6_4, H4, 50006, 5004, data, ttl=63, ident=0, df=True)],
+      "translated", None, "UDP, 1420 bytes (IPv4 packet exactly 1400 = ipv4_mtu)", "§5.1: fits; DF=1, ID 0")
 
 # ============================================================================================================
 # RFC 7915 §5.1.1: IPv6 fragments -> IPv4 fragments
