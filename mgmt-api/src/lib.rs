@@ -1,1 +1,9 @@
-// placeholder: being written on its own branch
+//! xlat64's contract with the outside world.
+//!
+//! - [`config`]: the configuration schema, the same for TOML files (`xlat64-dataplane --config FILE`) and the
+//!   REST API's JSON (`PUT /v1/config`), and its validation. Every problem is reported with the JSON pointer of
+//!   the field it concerns; nothing is applied if anything is wrong.
+
+pub mod config;
+
+pub use config::{Config, ConfigError, ConfigErrors};
