@@ -36,8 +36,16 @@ impl<'a> Frame<'a> {
     /// # Panics
     /// If `start > end` or `end > buf.len()`: that is a bug in the frame source, never packet content.
     pub fn new(buf: &'a mut [u8], start: usize, end: usize) -> Self {
-        assert!(start <= end && end <= buf.len(), "frame bounds outside its buffer");
-        Frame { buf, start, end, meta: RxMeta::default() }
+        assert!(
+            start <= end && end <= buf.len(),
+            "frame bounds outside its buffer"
+        );
+        Frame {
+            buf,
+            start,
+            end,
+            meta: RxMeta::default(),
+        }
     }
 
     /// Copies `packet` into `buf` behind [`HEADROOM`] bytes (test, offline and slow-path helper).

@@ -1,1 +1,242 @@
-// placeholder: being written on its own branch
+//! One packet through classify ▶ translate ▶ emit. The same code serves the offline `translate` command, the
+//! tests and (later) the AF_XDP workers, which call it for each frame of a batch.
+
+use std::sync::Arc;
+
+use crate::frame::Frame;
+use crate::stats::{Direction, DirectionStats, DropReason, Stats};
+use crate::tables::{HairpinMode, Snapshot, Tenant};
+use crate::xlat::{fragment, v4_to_v6, v6_to_v4, Side, Verdict};
+
+/// A packet the pipeline hands on: translated, a fragment of it, or an ICMP error back to the sender.
+#[derive(Debug)]
+pub struct Output<'a> {
+    /// IPv4 or IPv6 packet, without a link-layer header.
+    pub packet: &'a [u8],
+    /// The side it leaves on.
+    pub side: Side,
+    /// 802.1Q tag to put on it (the tenant's VLAN, on the IPv4 side).
+    pub vlan: Option<u16>,
+}
+
+/// What happened to one input packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Outcome {
+    /// `None` when the packet was not IP at all.
+    pub direction: Option<Direction>,
+    /// Tenant index, once classified.
+    pub tenant: Option<u16>,
+    pub kind: OutcomeKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutcomeKind {
+    /// Forwarded as `packets` packets (more than one: fragmented; two for a hairpinned packet is not a thing:
+    /// a hairpinned packet is one packet that crossed the translator twice).
+    Translated {
+        packets: u16,
+    },
+    /// Not forwarded; the translator answered the sender with an ICMP error.
+    IcmpError(DropReason),
+    Dropped(DropReason),
+}
+
+/// The packet path of one worker: the config snapshot it reads, its counters, its scratch space.
+pub struct Pipeline {
+    snapshot: Arc<Snapshot>,
+    stats: Stats,
+    /// xorshift32 state: IPv4 identifications of packets the translator fragments, RFC 6791 choices.
+    rng: u32,
+    /// Fragment assembly buffer, allocated once.
+    scratch: Box<[u8]>,
+}
+
+impl Pipeline {
+    pub fn new(snapshot: Arc<Snapshot>) -> Pipeline {
+        Pipeline {
+            snapshot,
+            stats: Stats::default(),
+            rng: 0x2545_f491,
+            scratch: vec![0; fragment::MAX_PACKET].into_boxed_slice(),
+        }
+    }
+
+    pub fn snapshot(&self) -> &Snapshot {
+        &self.snapshot
+    }
+
+    /// Swaps in a new configuration (between batches).
+    pub fn set_snapshot(&mut self, snapshot: Arc<Snapshot>) {
+        self.snapshot = snapshot;
+    }
+
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    #[inline]
+    fn next_rng(&mut self) -> u32 {
+        let mut x = self.rng;
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        self.rng = x;
+        x
+    }
+
+    /// Translates the network-layer packet in `frame` (its `meta` set from the link layer) and hands every
+    /// resulting packet to `emit`, in order.
+    pub fn process(&mut self, frame: &mut Frame<'_>, emit: &mut dyn FnMut(Output<'_>)) -> Outcome {
+        let rng = self.next_rng();
+        // Disjoint borrows: the snapshot is read while the counters are written (no Arc clone per packet).
+        let Pipeline {
+            snapshot,
+            stats,
+            scratch,
+            ..
+        } = self;
+        let snapshot: &Snapshot = snapshot;
+        let (direction, tenant, verdict) = match frame.packet().first().map(|b| b >> 4) {
+            Some(6) => {
+                let d = Direction::V6ToV4;
+                match classify_v6(snapshot, frame.packet()) {
+                    Err(r) => (d, None, Verdict::Drop(r)),
+                    Ok(t) => {
+                        let mut v = v6_to_v4::translate(frame, t, rng);
+                        if let Verdict::Forward(Side::V4) = v {
+                            v = hairpin(frame, t, rng).unwrap_or(v);
+                        }
+                        (d, Some(t), v)
+                    }
+                }
+            }
+            Some(4) => {
+                let d = Direction::V4ToV6;
+                match classify_v4(snapshot, frame) {
+                    Err(r) => (d, None, Verdict::Drop(r)),
+                    Ok(t) => (d, Some(t), v4_to_v6::translate(frame, t, rng)),
+                }
+            }
+            _ => {
+                let reason = if frame.is_empty() {
+                    DropReason::Truncated
+                } else {
+                    DropReason::NotIp
+                };
+                stats.unclassified.received += 1;
+                stats.unclassified.dropped[reason as usize] += 1;
+                return Outcome {
+                    direction: None,
+                    tenant: None,
+                    kind: OutcomeKind::Dropped(reason),
+                };
+            }
+        };
+        let vlan_for = |side: Side| {
+            if side == Side::V4 {
+                tenant.and_then(|t| t.vlan)
+            } else {
+                None
+            }
+        };
+        let st: &mut DirectionStats = stats.dir_mut(direction);
+        st.received += 1;
+        let kind = match verdict {
+            Verdict::Forward(side) => {
+                emit(Output {
+                    packet: frame.packet(),
+                    side,
+                    vlan: vlan_for(side),
+                });
+                st.translated += 1;
+                OutcomeKind::Translated { packets: 1 }
+            }
+            Verdict::Fragment { mtu } => {
+                let side = if frame.packet()[0] >> 4 == 6 {
+                    Side::V6
+                } else {
+                    Side::V4
+                };
+                let vlan = vlan_for(side);
+                let mut sink = |p: &[u8]| {
+                    emit(Output {
+                        packet: p,
+                        side,
+                        vlan,
+                    })
+                };
+                let n = match side {
+                    Side::V6 => fragment::split_v6(frame.packet(), mtu, scratch, &mut sink),
+                    Side::V4 => fragment::split_v4(frame.packet(), mtu, scratch, &mut sink),
+                };
+                if n == 0 {
+                    st.dropped[DropReason::PacketTooBig as usize] += 1;
+                    OutcomeKind::Dropped(DropReason::PacketTooBig)
+                } else {
+                    st.translated += 1;
+                    st.fragments_created += n as u64 - 1;
+                    OutcomeKind::Translated { packets: n as u16 }
+                }
+            }
+            Verdict::IcmpError(side, reason) => {
+                emit(Output {
+                    packet: frame.packet(),
+                    side,
+                    vlan: vlan_for(side),
+                });
+                st.icmp_errors_sent += 1;
+                st.dropped[reason as usize] += 1;
+                OutcomeKind::IcmpError(reason)
+            }
+            Verdict::Drop(reason) => {
+                st.dropped[reason as usize] += 1;
+                OutcomeKind::Dropped(reason)
+            }
+        };
+        Outcome {
+            direction: Some(direction),
+            tenant: tenant.map(|t| t.index),
+            kind,
+        }
+    }
+}
+
+fn classify_v6<'s>(snapshot: &'s Snapshot, pkt: &[u8]) -> Result<&'s Tenant, DropReason> {
+    let dst: &[u8; 16] = pkt
+        .get(24..40)
+        .and_then(|d| d.try_into().ok())
+        .ok_or(DropReason::Truncated)?;
+    snapshot.classify_v6(dst).ok_or(DropReason::NoTenant)
+}
+
+fn classify_v4<'s>(snapshot: &'s Snapshot, frame: &Frame) -> Result<&'s Tenant, DropReason> {
+    let dst: [u8; 4] = frame
+        .packet()
+        .get(16..20)
+        .and_then(|d| d.try_into().ok())
+        .ok_or(DropReason::Truncated)?;
+    snapshot
+        .classify_v4(frame.meta, dst)
+        .ok_or(DropReason::NoTenant)
+}
+
+/// RFC 7757 §4 (EAM hairpinning): an IPv6 packet whose IPv4 destination is itself an EAM address of this
+/// tenant goes straight back to the IPv6 side instead of out to IPv4. Returns the new verdict, or `None` when
+/// the packet is not hairpinned.
+fn hairpin(frame: &mut Frame, t: &Tenant, rng: u32) -> Option<Verdict> {
+    let router_hop = match t.opts.eam_hairpin_mode {
+        HairpinMode::Off => return None,
+        HairpinMode::Simple => true,
+        HairpinMode::Intrinsic => false,
+    };
+    let dst: [u8; 4] = frame.packet().get(16..20)?.try_into().ok()?;
+    if !t.eam_covers_v4(dst) {
+        return None;
+    }
+    match v4_to_v6::translate_hairpin(frame, t, rng, router_hop) {
+        // An error from the second pass would be an ICMPv4 error addressed to the IPv6 sender's IPv4 form;
+        // rather than translate it a third time, the packet is dropped (counted under the same reason).
+        Verdict::IcmpError(_, reason) => Some(Verdict::Drop(reason)),
+        v => Some(v),
+    }
+}

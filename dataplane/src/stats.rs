@@ -82,8 +82,11 @@ drop_reasons! {
     IcmpInnerInvalid = "icmp_inner_invalid",
     /// An ICMP error inside an ICMP error (RFC 7915: not translated).
     IcmpErrorNested = "icmp_error_nested",
-    /// ICMP error that arrived fragmented (its inner packet cannot be rewritten).
-    IcmpErrorFragmented = "icmp_error_fragmented",
+    /// ICMP message that arrived fragmented: the ICMPv6 checksum covers the whole message length and the
+    /// pseudo-header, which a stateless translator cannot rebuild from one fragment.
+    IcmpFragmented = "icmp_fragmented",
+    /// RFC 7915 §4.2, §5.2: single-hop protocols (IGMP) are not translated.
+    SingleHop = "single_hop",
 
     // --- transport checksums and fragments ---
     /// IPv4 UDP with checksum 0 (RFC 7915 §4.5), not amended (option off, or a fragment).
@@ -191,7 +194,10 @@ mod tests {
         for (i, r) in DropReason::ALL.iter().enumerate() {
             assert_eq!(*r as usize, i);
             assert!(seen.insert(r.as_str()), "duplicate label {}", r.as_str());
-            assert!(r.as_str().bytes().all(|b| b.is_ascii_lowercase() || b == b'_' || b.is_ascii_digit()));
+            assert!(r
+                .as_str()
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b == b'_' || b.is_ascii_digit()));
         }
         assert_eq!(DropReason::COUNT, seen.len());
     }

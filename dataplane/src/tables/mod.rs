@@ -142,6 +142,15 @@ impl Tenant {
         Ok(p.embed(a))
     }
 
+    /// RFC 6052 §2.2 only, skipping the EAMT: the source of a hairpinned packet's second pass (RFC 7757 §4),
+    /// so the far end answers to the pool6 address the packet was sent with.
+    #[inline]
+    pub fn map_v4_to_v6_pool6(&self, a: [u8; 4]) -> Result<[u8; 16], AddrError> {
+        let p = self.pool6.as_ref().ok_or(AddrError::NoMapping)?;
+        self.check_wkp(a)?;
+        Ok(p.embed(a))
+    }
+
     #[inline]
     fn check_wkp(&self, v4: [u8; 4]) -> Result<(), AddrError> {
         if self.wkp_strict && !is_global_v4(v4) {

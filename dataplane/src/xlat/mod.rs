@@ -5,8 +5,16 @@
 //! the frame in place and returns a [`Verdict`]. No I/O, no allocation, no panics on any input.
 
 pub mod eamt;
+pub mod fragment;
+pub mod icmp_error;
+pub mod icmp_map;
+pub mod l4;
+pub mod mtu;
+pub mod originate;
 pub mod rfc6052;
 pub mod rfc6791;
+pub mod v4_to_v6;
+pub mod v6_to_v4;
 
 use crate::stats::DropReason;
 
@@ -22,9 +30,9 @@ pub enum Side {
 pub enum Verdict {
     /// The frame holds the translated packet; send it out on `Side`.
     Forward(Side),
-    /// The frame holds the translated IPv6 packet, which is larger than `mtu` and must be split into IPv6
-    /// fragments of at most `mtu` bytes (RFC 7915 §4: IPv4 packets with DF=0). It already carries a Fragment
-    /// Header.
+    /// The frame holds the translated packet, which is larger than `mtu` and must be split into fragments of
+    /// at most `mtu` bytes by [`fragment`]: IPv6 (it already carries a Fragment Header) from IPv4 DF=0
+    /// packets, or IPv4 (DF clear) from IPv6 packets the translator may not refuse with Packet Too Big.
     Fragment { mtu: u16 },
     /// The frame was rewritten into an ICMP error for the original sender (the translator originated it);
     /// send it back out on `Side` (the side the packet came from). `reason` says why the original packet did
@@ -33,3 +41,6 @@ pub enum Verdict {
     /// Not translated, for this reason.
     Drop(DropReason),
 }
+
+#[cfg(test)]
+mod tests;

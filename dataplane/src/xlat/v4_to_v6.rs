@@ -1,0 +1,340 @@
+//! IPv4 → IPv6 (RFC 7915 §4). The fast path (TCP, UDP, ICMP echo, other protocols) rewrites the IPv4 header
+//! into an IPv6 header in place and adjusts the transport checksum incrementally; ICMP errors go to
+//! [`super::icmp_error`].
+
+use super::icmp_map::{self, IcmpMapping};
+use super::{icmp_error, l4, originate, Side, Verdict};
+use crate::frame::Frame;
+use crate::stats::DropReason;
+use crate::tables::{AddrError, Tenant};
+use crate::wire::{self, checksum, ip_proto, ipv4, Ipv4Packet};
+
+/// IANA protocol number of IGMP (RFC 3376).
+const IGMP: u8 = 2;
+
+/// The fields of an IPv4 header the translation needs, read before the header is overwritten.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct V4Header {
+    pub header_len: usize,
+    pub total_len: usize,
+    pub tos: u8,
+    pub ident: u16,
+    pub dont_frag: bool,
+    pub more_frags: bool,
+    pub frag_offset: u16,
+    pub ttl: u8,
+    pub protocol: u8,
+    pub src: [u8; 4],
+    pub dst: [u8; 4],
+}
+
+impl V4Header {
+    pub fn read(ip: &Ipv4Packet<&[u8]>) -> Self {
+        V4Header {
+            header_len: ip.header_len(),
+            total_len: usize::from(ip.total_len()),
+            tos: ip.dscp_ecn(),
+            ident: ip.ident(),
+            dont_frag: ip.dont_frag(),
+            more_frags: ip.more_frags(),
+            frag_offset: ip.frag_offset(),
+            ttl: ip.ttl(),
+            protocol: ip.protocol(),
+            src: ip.src_addr(),
+            dst: ip.dst_addr(),
+        }
+    }
+
+    #[inline]
+    pub fn is_fragment(&self) -> bool {
+        self.more_frags || self.frag_offset != 0
+    }
+
+    /// IPv6 header length for this packet: 48 with a Fragment Header (RFC 7915 §4.1: fragments, and DF=0
+    /// packets the translator splits), else 40.
+    #[inline]
+    pub fn ipv6_header_len(&self, with_frag: bool) -> usize {
+        if with_frag {
+            48
+        } else {
+            40
+        }
+    }
+}
+
+/// Parses and validates an IPv4 packet's header; trims link-layer padding beyond the total length.
+pub(crate) fn parse(frame: &mut Frame) -> Result<V4Header, DropReason> {
+    let ip = Ipv4Packet::new_checked(frame.packet()).map_err(|e| match e {
+        wire::Error::Truncated => DropReason::Truncated,
+        wire::Error::Malformed => DropReason::Ipv4HeaderInvalid,
+    })?;
+    if !ip.verify_checksum() {
+        return Err(DropReason::Ipv4ChecksumInvalid);
+    }
+    let h = V4Header::read(&ip);
+    // RFC 791: the reassembled datagram may not exceed 65535 bytes.
+    if usize::from(h.frag_offset) + (h.total_len - h.header_len) > 65535 {
+        return Err(DropReason::FragmentInvalid);
+    }
+    if frame.len() > h.total_len && !frame.set_len(h.total_len) {
+        return Err(DropReason::NoRoom);
+    }
+    Ok(h)
+}
+
+/// True for IPv4 addresses that may name one host on the far side: not "this network" (0/8), loopback
+/// (127/8), multicast (224/4), reserved or limited broadcast (240/4). RFC 7915 translates unicast only.
+#[inline]
+pub(crate) fn is_unicast_v4(a: [u8; 4]) -> bool {
+    a[0] != 0 && a[0] != 127 && a[0] < 224
+}
+
+#[inline]
+pub(crate) fn map_addr(
+    t: &Tenant,
+    a: [u8; 4],
+    untranslatable: DropReason,
+) -> Result<[u8; 16], DropReason> {
+    if !is_unicast_v4(a) {
+        return Err(untranslatable);
+    }
+    t.map_v4_to_v6(a).map_err(|e| match e {
+        AddrError::WkpNonGlobal => DropReason::WkpNonGlobal,
+        AddrError::NoMapping => untranslatable,
+    })
+}
+
+/// Writes the IPv6 header (and a Fragment Header when `with_frag`) for `h` into `out[..40 or 48]`.
+/// `hop_limit` is passed in: outer packets are decremented, quoted ones are not.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn write_ipv6_header(
+    out: &mut [u8],
+    h: &V4Header,
+    with_frag: bool,
+    t: &Tenant,
+    src: &[u8; 16],
+    dst: &[u8; 16],
+    payload_len: u16,
+    hop_limit: u8,
+) {
+    let next = if h.protocol == ip_proto::ICMP {
+        ip_proto::ICMPV6
+    } else {
+        h.protocol
+    };
+    // RFC 7915 §4.1: traffic class = TOS unless configured to zero; flow label 0.
+    let tc = if t.opts.zeroize_traffic_class {
+        0
+    } else {
+        h.tos
+    };
+    out[0] = 0x60 | (tc >> 4);
+    out[1] = tc << 4;
+    out[2] = 0;
+    out[3] = 0;
+    out[4..6].copy_from_slice(&payload_len.to_be_bytes());
+    out[7] = hop_limit;
+    out[8..24].copy_from_slice(src);
+    out[24..40].copy_from_slice(dst);
+    if with_frag {
+        out[6] = ip_proto::FRAGMENT;
+        // RFC 7915 §4.1 Fragment Header: offset and M copied, identification = the IPv4 one, zero-extended.
+        out[40] = next;
+        out[41] = 0;
+        let off_m = h.frag_offset | u16::from(h.more_frags);
+        out[42..44].copy_from_slice(&off_m.to_be_bytes());
+        out[44..48].copy_from_slice(&u32::from(h.ident).to_be_bytes());
+    } else {
+        out[6] = next;
+    }
+}
+
+/// Translates the IPv4 packet in `frame` for tenant `t`. `rng` is a per-packet pseudo-random value (RFC 6791
+/// address choice).
+pub fn translate(frame: &mut Frame, t: &Tenant, rng: u32) -> Verdict {
+    translate_with(frame, t, rng, Pass::Normal)
+}
+
+/// The second pass of a hairpinned packet (RFC 7757 §4): an IPv6 packet just translated to IPv4 whose
+/// destination is an EAM address. Its source is translated back with pool6 only, never through the EAMT, so
+/// that the far end answers to the address the packet was sent to the translator with, and the answer
+/// hairpins too. With `router_hop` (simple mode) the second pass decrements the TTL like any router; without
+/// (intrinsic mode) the packet crossed the translator once and keeps it.
+pub fn translate_hairpin(frame: &mut Frame, t: &Tenant, rng: u32, router_hop: bool) -> Verdict {
+    translate_with(
+        frame,
+        t,
+        rng,
+        if router_hop {
+            Pass::HairpinHop
+        } else {
+            Pass::HairpinIntrinsic
+        },
+    )
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Pass {
+    Normal,
+    HairpinHop,
+    HairpinIntrinsic,
+}
+
+fn translate_with(frame: &mut Frame, t: &Tenant, rng: u32, pass: Pass) -> Verdict {
+    let hairpin = pass != Pass::Normal;
+    let h = match parse(frame) {
+        Ok(h) => h,
+        Err(r) => return Verdict::Drop(r),
+    };
+    let first = h.frag_offset == 0;
+    let l4_len = h.total_len - h.header_len;
+
+    // ICMP: errors take the slow path; echo is translated here; other types have no counterpart.
+    let mut icmp_echo = None;
+    if h.protocol == ip_proto::ICMP {
+        if !first {
+            return Verdict::Drop(DropReason::IcmpFragmented);
+        }
+        let icmp = &frame.packet()[h.header_len..];
+        if icmp.len() < 8 {
+            return Verdict::Drop(DropReason::L4HeaderTruncated);
+        }
+        if icmp_map::is_icmpv4_error(icmp[0]) {
+            return icmp_error::v4_to_v6(frame, t, rng);
+        }
+        if h.is_fragment() {
+            // The ICMPv6 checksum covers the whole message length, which a stateless translator cannot know.
+            return Verdict::Drop(DropReason::IcmpFragmented);
+        }
+        match icmp_map::v4_to_v6(icmp[0], icmp[1], 0) {
+            Ok(IcmpMapping::Echo { msg_type }) => icmp_echo = Some((icmp[0], icmp[1], msg_type)),
+            Ok(IcmpMapping::Error { .. }) => {
+                return Verdict::Drop(DropReason::IcmpUntranslatableType)
+            }
+            Err(r) => return Verdict::Drop(r),
+        }
+    } else if h.protocol == IGMP {
+        // RFC 7915 §4.2: IGMP messages are single-hop.
+        return Verdict::Drop(DropReason::SingleHop);
+    }
+
+    // Addresses before anything that may answer with an error, so the translator never answers for packets
+    // that are not its business.
+    let src6 = if hairpin {
+        t.map_v4_to_v6_pool6(h.src)
+            .map_err(|_| DropReason::SrcUntranslatable)
+    } else {
+        map_addr(t, h.src, DropReason::SrcUntranslatable)
+    };
+    let src6 = match src6 {
+        Ok(a) => a,
+        Err(r) => return Verdict::Drop(r),
+    };
+    let dst6 = match map_addr(t, h.dst, DropReason::DstUntranslatable) {
+        Ok(a) => a,
+        Err(r) => return Verdict::Drop(r),
+    };
+
+    // RFC 7915 §4.1 Hop Limit: the translator is a router.
+    let decrement = pass != Pass::HairpinIntrinsic;
+    if decrement && h.ttl <= 1 {
+        let (ty, code) = originate::v4::TIME_EXCEEDED;
+        return originate::icmpv4_error(frame, t, ty, code, [0; 4], DropReason::TtlExpired);
+    }
+    // RFC 7915 §4.1: an unexpired source route option is not translated.
+    if h.header_len > 20 && ipv4::source_route_unexpired(&frame.packet()[20..h.header_len]) {
+        let (ty, code) = originate::v4::SOURCE_ROUTE_FAILED;
+        return originate::icmpv4_error(frame, t, ty, code, [0; 4], DropReason::Ipv4SourceRoute);
+    }
+
+    // Transport header checks on the first fragment.
+    if first {
+        match h.protocol {
+            ip_proto::TCP if l4_len < 20 => return Verdict::Drop(DropReason::L4HeaderTruncated),
+            ip_proto::UDP => {
+                if l4_len < 8 {
+                    return Verdict::Drop(DropReason::L4HeaderTruncated);
+                }
+                let udp = &frame.packet()[h.header_len..];
+                if udp[6] == 0 && udp[7] == 0 {
+                    // RFC 7915 §4.5: a stateless translator cannot compute the checksum of a fragmented packet.
+                    if h.is_fragment() || !t.opts.amend_udp_checksum_zero {
+                        return Verdict::Drop(DropReason::UdpChecksumZero);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    // Size: DF=1 packets that do not fit the IPv6 side are refused with Fragmentation Needed; DF=0 packets
+    // larger than lowest_ipv6_mtu are split (RFC 7915 §4: "SHOULD be fragmented ... ≤ 1280 bytes").
+    let mut with_frag = h.is_fragment();
+    let mtu6 = usize::from(t.opts.ipv6_mtu);
+    let mut split_mtu = None;
+    if !h.dont_frag {
+        let limit = mtu6.min(usize::from(t.opts.lowest_ipv6_mtu));
+        if h.ipv6_header_len(with_frag) + l4_len > limit {
+            split_mtu = Some(limit as u16);
+            with_frag = true;
+        }
+    }
+    let hdr6 = h.ipv6_header_len(with_frag);
+    let len6 = hdr6 + l4_len;
+    if h.dont_frag && len6 > mtu6 {
+        let mtu = mtu6.saturating_sub(hdr6 - 20) as u16;
+        let (ty, code) = originate::v4::FRAG_NEEDED;
+        let rest = [0, 0, (mtu >> 8) as u8, mtu as u8];
+        return originate::icmpv4_error(frame, t, ty, code, rest, DropReason::PacketTooBig);
+    }
+
+    // Rewrite: the IPv6 header ends where the IPv4 header ended; the transport header and payload stay put.
+    let delta = h.header_len as isize - hdr6 as isize;
+    if !frame.move_start(delta) {
+        return Verdict::Drop(DropReason::NoRoom);
+    }
+    let hop_limit = if decrement { h.ttl - 1 } else { h.ttl };
+    let pkt = frame.packet_mut();
+    let (hdr, seg) = pkt.split_at_mut(hdr6);
+    write_ipv6_header(
+        hdr,
+        &h,
+        with_frag,
+        t,
+        &src6,
+        &dst6,
+        (len6 - 40) as u16,
+        hop_limit,
+    );
+
+    if first {
+        if let Some((type4, code, type6)) = icmp_echo {
+            // ICMPv6 adds a pseudo-header and a new type to the checksum (RFC 7915 §4.2).
+            seg[0] = type6;
+            let removed = l4::type_code_word(type4, code);
+            let added = checksum::add(
+                l4::type_code_word(type6, code),
+                checksum::sum_v6_pseudo(&src6, &dst6, ip_proto::ICMPV6, l4_len as u32),
+            );
+            let old = u16::from_be_bytes([seg[2], seg[3]]);
+            seg[2..4].copy_from_slice(&checksum::adjust(old, removed, added).to_be_bytes());
+        } else if h.protocol == ip_proto::UDP && seg[6] == 0 && seg[7] == 0 {
+            // amend_udp_checksum_zero, unfragmented (checked above): compute it whole.
+            let pseudo = checksum::sum_v6_pseudo(&src6, &dst6, ip_proto::UDP, l4_len as u32);
+            let mut c = checksum::finish(checksum::add(pseudo, checksum::sum(seg)));
+            if c == 0 {
+                c = 0xffff;
+            }
+            seg[6..8].copy_from_slice(&c.to_be_bytes());
+        } else {
+            let removed =
+                checksum::add(checksum::sum_addr_v4(&h.src), checksum::sum_addr_v4(&h.dst));
+            let added = checksum::add(checksum::sum_addr_v6(&src6), checksum::sum_addr_v6(&dst6));
+            l4::swap_pseudo_addrs(seg, h.protocol, removed, added);
+        }
+    }
+    match split_mtu {
+        Some(mtu) => Verdict::Fragment { mtu },
+        None => Verdict::Forward(Side::V6),
+    }
+}

@@ -1,0 +1,314 @@
+//! IPv6 → IPv4 (RFC 7915 §5). The fast path rewrites the IPv6 header (and any extension headers) into a
+//! 20-byte IPv4 header in place, ending where the IPv6 headers ended, and adjusts the transport checksum
+//! incrementally; ICMPv6 errors go to [`super::icmp_error`].
+
+use super::icmp_map::{self, IcmpMapping};
+use super::{icmp_error, l4, originate, Side, Verdict};
+use crate::frame::Frame;
+use crate::stats::DropReason;
+use crate::tables::{AddrError, Tenant};
+use crate::wire::{self, checksum, ip_proto, ipv6, Ipv6Packet};
+
+/// The fields of an IPv6 packet (header and extension headers) the translation needs, read before the header
+/// is overwritten.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct V6Header {
+    pub traffic_class: u8,
+    pub hop_limit: u8,
+    pub src: [u8; 16],
+    pub dst: [u8; 16],
+    /// Upper-layer protocol after hop-by-hop, routing, fragment and destination options headers.
+    pub protocol: u8,
+    /// Offset of the upper-layer header (= length of all IPv6 headers).
+    pub upper_offset: usize,
+    /// Length of the whole IPv6 packet (40 + payload length).
+    pub total_len: usize,
+    pub frag: Option<ipv6::FragInfo>,
+    pub routing: Option<ipv6::RoutingInfo>,
+}
+
+impl V6Header {
+    /// The upper-layer header is in this packet (not a non-first fragment).
+    #[inline]
+    pub fn first(&self) -> bool {
+        self.frag.is_none_or(|f| f.frag_offset == 0)
+    }
+
+    /// Part of a fragmented packet (an atomic fragment, offset 0 without M, is whole).
+    #[inline]
+    pub fn is_fragment(&self) -> bool {
+        self.frag.is_some_and(|f| f.frag_offset != 0 || f.more)
+    }
+
+    /// Length of the upper-layer part (transport header and payload) in this packet.
+    #[inline]
+    pub fn upper_len(&self) -> usize {
+        self.total_len - self.upper_offset
+    }
+}
+
+/// Reads an IPv6 packet's headers from `pkt`, which may be truncated when `quoted` (an ICMP error's inner
+/// packet); the extension headers must be whole in any case.
+pub(crate) fn read(pkt: &[u8], quoted: bool) -> Result<V6Header, DropReason> {
+    if pkt.len() < 40 || pkt[0] >> 4 != 6 {
+        return Err(if pkt.len() < 40 {
+            DropReason::Truncated
+        } else {
+            DropReason::Ipv6HeaderInvalid
+        });
+    }
+    let ip = Ipv6Packet::new_unchecked(pkt);
+    let total_len = 40 + usize::from(ip.payload_len());
+    if !quoted && total_len > pkt.len() {
+        return Err(DropReason::Truncated);
+    }
+    let walk_len = total_len.min(pkt.len());
+    let ext =
+        ipv6::parse_ext_headers(&pkt[..walk_len]).map_err(|_| DropReason::Ipv6ExtHeaderInvalid)?;
+    if ext.upper_offset > total_len {
+        return Err(DropReason::Ipv6ExtHeaderInvalid);
+    }
+    Ok(V6Header {
+        traffic_class: ip.traffic_class(),
+        hop_limit: ip.hop_limit(),
+        src: ip.src_addr(),
+        dst: ip.dst_addr(),
+        protocol: ext.upper_proto,
+        upper_offset: ext.upper_offset,
+        total_len,
+        frag: ext.frag,
+        routing: ext.routing,
+    })
+}
+
+/// Parses and validates an IPv6 packet; trims link-layer padding beyond its length.
+pub(crate) fn parse(frame: &mut Frame) -> Result<V6Header, DropReason> {
+    let h = match Ipv6Packet::new_checked(frame.packet()) {
+        Ok(_) => read(frame.packet(), false)?,
+        Err(wire::Error::Truncated) => return Err(DropReason::Truncated),
+        Err(wire::Error::Malformed) => return Err(DropReason::Ipv6HeaderInvalid),
+    };
+    if frame.len() > h.total_len && !frame.set_len(h.total_len) {
+        return Err(DropReason::NoRoom);
+    }
+    Ok(h)
+}
+
+#[inline]
+pub(crate) fn map_addr(
+    t: &Tenant,
+    a: &[u8; 16],
+    untranslatable: DropReason,
+) -> Result<[u8; 4], DropReason> {
+    match t.map_v6_to_v4(a) {
+        Ok(v4) if super::v4_to_v6::is_unicast_v4(v4) => Ok(v4),
+        Ok(_) => Err(untranslatable),
+        Err(AddrError::WkpNonGlobal) => Err(DropReason::WkpNonGlobal),
+        Err(AddrError::NoMapping) => Err(untranslatable),
+    }
+}
+
+/// How the IPv4 header's fragment fields are set.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct V4Frag {
+    pub ident: u16,
+    pub dont_frag: bool,
+    pub more: bool,
+    pub offset: u16,
+}
+
+impl V4Frag {
+    /// RFC 7915 §5.1 / §5.1.1: from the Fragment Header when there is one (DF=0, identification's low 16
+    /// bits, M and offset copied), else DF=1 and identification 0.
+    pub fn of(h: &V6Header) -> Self {
+        match h.frag {
+            Some(f) => V4Frag {
+                ident: f.ident as u16,
+                dont_frag: false,
+                more: f.more,
+                offset: f.frag_offset,
+            },
+            None => V4Frag {
+                ident: 0,
+                dont_frag: true,
+                more: false,
+                offset: 0,
+            },
+        }
+    }
+}
+
+/// Writes a 20-byte IPv4 header (with checksum) for `h` into `out[..20]`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn write_ipv4_header(
+    out: &mut [u8],
+    h: &V6Header,
+    t: &Tenant,
+    src: [u8; 4],
+    dst: [u8; 4],
+    total_len: u16,
+    ttl: u8,
+    frag: V4Frag,
+) {
+    let protocol = if h.protocol == ip_proto::ICMPV6 {
+        ip_proto::ICMP
+    } else {
+        h.protocol
+    };
+    // RFC 7915 §5.1: TOS = traffic class unless overridden.
+    let tos = if t.opts.override_tos {
+        t.opts.tos
+    } else {
+        h.traffic_class
+    };
+    let flags =
+        (u16::from(frag.dont_frag) << 14) | (u16::from(frag.more) << 13) | (frag.offset >> 3);
+    let hdr = &mut out[..20];
+    hdr[0] = 0x45;
+    hdr[1] = tos;
+    hdr[2..4].copy_from_slice(&total_len.to_be_bytes());
+    hdr[4..6].copy_from_slice(&frag.ident.to_be_bytes());
+    hdr[6..8].copy_from_slice(&flags.to_be_bytes());
+    hdr[8] = ttl;
+    hdr[9] = protocol;
+    hdr[10..12].copy_from_slice(&[0, 0]);
+    hdr[12..16].copy_from_slice(&src);
+    hdr[16..20].copy_from_slice(&dst);
+    let c = checksum::finish(checksum::sum(hdr));
+    hdr[10..12].copy_from_slice(&c.to_be_bytes());
+}
+
+/// Translates the IPv6 packet in `frame` for tenant `t`. `rng` is a per-packet pseudo-random value (IPv4
+/// identification of packets the translator has to fragment, RFC 6791 address choice).
+pub fn translate(frame: &mut Frame, t: &Tenant, rng: u32) -> Verdict {
+    let h = match parse(frame) {
+        Ok(h) => h,
+        Err(r) => return Verdict::Drop(r),
+    };
+    let first = h.first();
+    let l4_len = h.upper_len();
+
+    let mut icmp_echo = None;
+    if h.protocol == ip_proto::ICMPV6 {
+        if !first {
+            return Verdict::Drop(DropReason::IcmpFragmented);
+        }
+        let icmp = &frame.packet()[h.upper_offset..];
+        if icmp.len() < 8 {
+            return Verdict::Drop(DropReason::L4HeaderTruncated);
+        }
+        if icmp_map::is_icmpv6_error(icmp[0]) {
+            return icmp_error::v6_to_v4(frame, t, rng);
+        }
+        if h.is_fragment() {
+            return Verdict::Drop(DropReason::IcmpFragmented);
+        }
+        match icmp_map::v6_to_v4(icmp[0], icmp[1], 0) {
+            Ok(IcmpMapping::Echo { msg_type }) => icmp_echo = Some((icmp[0], icmp[1], msg_type)),
+            Ok(IcmpMapping::Error { .. }) => {
+                return Verdict::Drop(DropReason::IcmpUntranslatableType)
+            }
+            Err(r) => return Verdict::Drop(r),
+        }
+    }
+
+    let src4 = match map_addr(t, &h.src, DropReason::SrcUntranslatable) {
+        Ok(a) => a,
+        Err(r) => return Verdict::Drop(r),
+    };
+    let dst4 = match map_addr(t, &h.dst, DropReason::DstUntranslatable) {
+        Ok(a) => a,
+        Err(r) => return Verdict::Drop(r),
+    };
+
+    if h.hop_limit <= 1 {
+        let (ty, code) = originate::v6::HOP_LIMIT_EXCEEDED;
+        return originate::icmpv6_error(frame, t, ty, code, 0, DropReason::TtlExpired);
+    }
+    // RFC 7915 §5.1: a routing header with segments left is not translated; Parameter Problem points at the
+    // Segments Left field (byte 3 of the routing header).
+    if let Some(r) = h.routing.filter(|r| r.segments_left != 0) {
+        let (ty, code) = originate::v6::ERRONEOUS_HEADER;
+        return originate::icmpv6_error(
+            frame,
+            t,
+            ty,
+            code,
+            r.offset as u32 + 3,
+            DropReason::Ipv6SegmentsLeft,
+        );
+    }
+
+    if first {
+        match h.protocol {
+            ip_proto::TCP if l4_len < 20 => return Verdict::Drop(DropReason::L4HeaderTruncated),
+            ip_proto::UDP => {
+                if l4_len < 8 {
+                    return Verdict::Drop(DropReason::L4HeaderTruncated);
+                }
+                let udp = &frame.packet()[h.upper_offset..];
+                if udp[6] == 0 && udp[7] == 0 {
+                    // RFC 8200 §8.1: IPv6 UDP must carry a checksum; one without it is discarded.
+                    return Verdict::Drop(DropReason::UdpChecksumZero);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    // Size: the IPv4 side's MTU. A packet that could have been sent smaller (the IPv6 source can go down to
+    // 1280) is refused with Packet Too Big; one that could not, or that is already a fragment, is split into
+    // IPv4 fragments (RFC 7915 §5.1 / §6).
+    let len4 = 20 + l4_len;
+    let mtu4 = usize::from(t.opts.ipv4_mtu);
+    let mut frag = V4Frag::of(&h);
+    let mut split_mtu = None;
+    if len4 > mtu4 {
+        if h.frag.is_none() && h.total_len > 1280 {
+            let mtu = (mtu4 + 20).max(1280) as u32;
+            let (ty, code) = originate::v6::PACKET_TOO_BIG;
+            return originate::icmpv6_error(frame, t, ty, code, mtu, DropReason::PacketTooBig);
+        }
+        if h.frag.is_none() {
+            frag = V4Frag {
+                ident: rng as u16,
+                dont_frag: false,
+                more: false,
+                offset: 0,
+            };
+        }
+        split_mtu = Some(mtu4 as u16);
+    }
+
+    // Rewrite: the IPv4 header ends where the IPv6 headers ended.
+    let delta = h.upper_offset as isize - 20;
+    if !frame.move_start(delta) {
+        return Verdict::Drop(DropReason::NoRoom);
+    }
+    let pkt = frame.packet_mut();
+    let (hdr, seg) = pkt.split_at_mut(20);
+    write_ipv4_header(hdr, &h, t, src4, dst4, len4 as u16, h.hop_limit - 1, frag);
+
+    if first {
+        if let Some((type6, code, type4)) = icmp_echo {
+            // ICMPv4 has no pseudo-header: take it out along with the old type (RFC 7915 §5.2).
+            seg[0] = type4;
+            let removed = checksum::add(
+                l4::type_code_word(type6, code),
+                checksum::sum_v6_pseudo(&h.src, &h.dst, ip_proto::ICMPV6, l4_len as u32),
+            );
+            let added = l4::type_code_word(type4, code);
+            let old = u16::from_be_bytes([seg[2], seg[3]]);
+            seg[2..4].copy_from_slice(&checksum::adjust(old, removed, added).to_be_bytes());
+        } else {
+            let removed =
+                checksum::add(checksum::sum_addr_v6(&h.src), checksum::sum_addr_v6(&h.dst));
+            let added = checksum::add(checksum::sum_addr_v4(&src4), checksum::sum_addr_v4(&dst4));
+            l4::swap_pseudo_addrs(seg, h.protocol, removed, added);
+        }
+    }
+    match split_mtu {
+        Some(mtu) => Verdict::Fragment { mtu },
+        None => Verdict::Forward(Side::V4),
+    }
+}
