@@ -1,1 +1,80 @@
-fn main() {}
+//! `xlat64`: the operator's command-line tool.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use control::translate::{self, TranslateOptions};
+
+/// xlat64: an IPv6/IPv4 translator (SIIT, RFC 7915).
+#[derive(Debug, Parser)]
+#[command(name = "xlat64", version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Translate a capture file offline, through the same pipeline as the live path.
+    ///
+    /// Reads a pcap file (LINKTYPE_ETHERNET with at most one 802.1Q tag, or LINKTYPE_RAW/IPV4/IPV6), writes
+    /// every packet the translator emits (translated packets, fragments, ICMP errors it originates) to OUT in
+    /// order with the input packet's timestamp, and prints a summary of the counters. Exit code 2 for an
+    /// unreadable file or a bad config.
+    Translate {
+        /// Configuration file (TOML; the schema of GET /v1/config).
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+        /// Capture to translate.
+        #[arg(long = "in", value_name = "IN.pcap")]
+        input: PathBuf,
+        /// Capture to write (created or truncated).
+        #[arg(long = "out", value_name = "OUT.pcap")]
+        output: PathBuf,
+        /// Print one line per input packet: number, timestamp, tenant, direction, verdict, drop reason.
+        #[arg(long)]
+        explain: bool,
+        /// Ingress interface of every packet, as named in the config's ipv4_side.interface.
+        #[arg(long, value_name = "NAME")]
+        interface: Option<String>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Translate {
+            config,
+            input,
+            output,
+            explain,
+            interface,
+        } => {
+            let opts = TranslateOptions {
+                config,
+                input,
+                output,
+                explain,
+                interface,
+            };
+            let stdout = std::io::stdout();
+            let mut out = std::io::BufWriter::new(stdout.lock());
+            let mut diag = std::io::stderr();
+            let result = translate::run(&opts, &mut out, &mut diag);
+            let flushed = out.flush();
+            match (result, flushed) {
+                (Ok(_), Ok(())) => ExitCode::SUCCESS,
+                (Ok(_), Err(e)) => {
+                    eprintln!("xlat64: error: cannot write the report: {e}");
+                    ExitCode::from(2)
+                }
+                (Err(e), _) => {
+                    eprintln!("xlat64: error: {e}");
+                    ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(1))
+                }
+            }
+        }
+    }
+}

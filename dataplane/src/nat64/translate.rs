@@ -154,21 +154,15 @@ pub fn v6_to_v4(
     }
     let len4 = 20 + l4_len;
     let mtu4 = usize::from(t.opts.ipv4_mtu);
-    let mut frag = V4Frag::of(&h);
+    // As in SIIT (RFC 7915 §5.1): DF only above 1260 bytes; a DF packet that does not fit is refused with
+    // Packet Too Big, a DF-clear one (small, or a fragment) is split.
+    let frag = V4Frag::of(&h, len4, rng as u16);
     let mut split_mtu = None;
     if len4 > mtu4 && !hairpin {
-        if h.frag.is_none() && h.total_len > 1280 {
+        if frag.dont_frag {
             let mtu = (mtu4 + 20).max(1280) as u32;
             let (ty, code) = originate::v6::PACKET_TOO_BIG;
             return originate::icmpv6_error(frame, t, ty, code, mtu, DropReason::PacketTooBig);
-        }
-        if h.frag.is_none() {
-            frag = V4Frag {
-                ident: rng as u16,
-                dont_frag: false,
-                more: false,
-                offset: 0,
-            };
         }
         split_mtu = Some(mtu4 as u16);
     }
@@ -520,7 +514,7 @@ fn v6_to_v4_rest(
         dst4,
         len4 as u16,
         h.hop_limit - 1,
-        V4Frag::of(h),
+        V4Frag::of(h, len4, 0),
     );
     if len4 > mtu4 {
         Verdict::Fragment { mtu: mtu4 as u16 }

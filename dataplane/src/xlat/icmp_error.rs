@@ -59,6 +59,47 @@ fn place_extension(pkt: &mut [u8], ext_at: usize, ext_len: usize, quote_end: usi
     pkt[quote_end..new_at].fill(0);
 }
 
+/// Sets the frame's length for `headers (hdrs) | translated quote | padding | extension` and returns the total
+/// length and the RFC 4884 length attribute (in `word`-byte words; 0 without extension). With an extension the
+/// quote is zero-padded to a multiple of `word` and at least 128 bytes (RFC 4884 §4) and the extension moves
+/// behind the padding; if that would exceed `max` the extension is left out (receivers then see a message
+/// without extensions, RFC 4884 §5.3). The whole message is truncated to `max`.
+fn lay_out(
+    frame: &mut Frame,
+    hdrs: usize,
+    quote_len: usize,
+    ext_len: usize,
+    has_ext: bool,
+    word: usize,
+    max: usize,
+) -> Result<(usize, u8), DropReason> {
+    let mut total = hdrs + quote_len + ext_len;
+    let mut length_attr = 0u8;
+    if has_ext {
+        let padded = round_up(quote_len.max(RFC4884_MIN_ORIGINAL), word);
+        let with_ext = hdrs + padded + ext_len;
+        if with_ext <= max && frame.set_len(with_ext.max(total)) {
+            let quote_end = hdrs + quote_len;
+            place_extension(
+                frame.packet_mut(),
+                quote_end,
+                ext_len,
+                quote_end,
+                hdrs + padded,
+            );
+            length_attr = (padded / word) as u8;
+            total = with_ext;
+        } else {
+            total = hdrs + quote_len;
+        }
+    }
+    let total = total.min(max);
+    if !frame.set_len(total) {
+        return Err(DropReason::NoRoom);
+    }
+    Ok((total, length_attr))
+}
+
 /// The inner packet's ICMP echo type on the other side, if it is ICMP at all; an inner ICMP error is refused.
 fn inner_icmp_type(
     seg: &[u8],
@@ -249,31 +290,15 @@ fn v4_to_v6_inner(
         return Err(DropReason::NoRoom);
     }
     let quote6_len = quote_len - ihl + ihdr6; // translated quote, from the inner IPv6 header on
-    let mut length_attr = 0u8;
-    let mut total = 48 + quote6_len + ext_len;
-    if let Some(_orig) = orig {
-        let padded = round_up(quote6_len.max(RFC4884_MIN_ORIGINAL), 8);
-        let with_ext = 48 + padded + ext_len;
-        if with_ext <= ICMPV6_ERROR_MAX && frame.set_len(with_ext) {
-            place_extension(
-                frame.packet_mut(),
-                48 + quote6_len,
-                ext_len,
-                48 + quote6_len,
-                48 + padded,
-            );
-            length_attr = (padded / 8) as u8;
-            total = with_ext;
-        } else {
-            // The extension does not fit: send the error without it (RFC 4884 §5.3 allows that receivers
-            // see a message without extensions).
-            total = 48 + quote6_len;
-        }
-    }
-    let total = total.min(ICMPV6_ERROR_MAX);
-    if !frame.set_len(total) {
-        return Err(DropReason::NoRoom);
-    }
+    let (total, length_attr) = lay_out(
+        frame,
+        48,
+        quote6_len,
+        ext_len,
+        orig.is_some(),
+        8,
+        ICMPV6_ERROR_MAX,
+    )?;
 
     let pkt = frame.packet_mut();
     // Outer IPv6 header (RFC 7915 §4.1 rules; the hop limit is decremented).
@@ -447,37 +472,18 @@ fn v6_to_v4_inner(
         return Err(DropReason::NoRoom);
     }
     let quote4_len = quote_len - ih.upper_offset + 20;
-    let mut length_attr = 0u8;
-    let mut total = 28 + quote4_len + ext_len;
-    if orig.is_some() {
-        let padded = round_up(quote4_len.max(RFC4884_MIN_ORIGINAL), 4);
-        let with_ext = 28 + padded + ext_len;
-        if with_ext <= ICMPV4_ERROR_MAX && frame.set_len(with_ext.max(total)) {
-            place_extension(
-                frame.packet_mut(),
-                28 + quote4_len,
-                ext_len,
-                28 + quote4_len,
-                28 + padded,
-            );
-            length_attr = (padded / 4) as u8;
-            total = with_ext;
-        } else {
-            total = 28 + quote4_len;
-        }
-    }
-    let total = total.min(ICMPV4_ERROR_MAX);
-    if !frame.set_len(total) {
-        return Err(DropReason::NoRoom);
-    }
+    let (total, length_attr) = lay_out(
+        frame,
+        28,
+        quote4_len,
+        ext_len,
+        orig.is_some(),
+        4,
+        ICMPV4_ERROR_MAX,
+    )?;
 
     let pkt = frame.packet_mut();
-    let outer_frag = V4Frag {
-        ident: 0,
-        dont_frag: true,
-        more: false,
-        offset: 0,
-    };
+    let outer_frag = V4Frag::of(&h, total, rng as u16);
     f64_::write_ipv4_header(
         &mut pkt[..20],
         &h,
@@ -503,7 +509,8 @@ fn v6_to_v4_inner(
     if v4_has_length(ty4) {
         pkt[25] = length_attr;
     }
-    let inner_frag = V4Frag::of(&ih);
+    // The quoted packet's identification cannot be known (it was generated when it crossed the first time).
+    let inner_frag = V4Frag::of(&ih, inner_len4, (rng >> 16) as u16);
     f64_::write_ipv4_header(
         &mut pkt[28..48],
         &ih,

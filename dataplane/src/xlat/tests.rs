@@ -182,8 +182,14 @@ fn udp_v6_to_v4_rfc7915_5_1_fields_and_checksum() {
     assert_eq!(h.source(), CLIENT4);
     assert_eq!(h.destination(), SERVER4);
     assert_eq!(h.ttl(), 63);
-    assert!(h.dont_fragment(), "§5.1: DF set");
-    assert_eq!(h.identification(), 0);
+    assert!(!h.dont_fragment(), "§5.1: DF clear up to 1260 bytes");
+    // And above 1260 bytes DF is set, identification 0.
+    let big = run(&snap, &udp6(CLIENT6, SERVER6, 64, &[7; 1300]))
+        .out
+        .remove(0)
+        .0;
+    assert_eq!(big.len(), 1328);
+    assert_eq!((big[6] & 0x40, &big[4..6]), (0x40, &[0u8, 0][..]));
     let Some(TransportSlice::Udp(u)) = p.transport else {
         panic!("not UDP")
     };

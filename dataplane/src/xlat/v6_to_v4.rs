@@ -117,10 +117,16 @@ pub(crate) struct V4Frag {
     pub offset: u16,
 }
 
+/// RFC 7915 §5.1: translated packets up to this size leave with DF clear (an IPv6 path of MTU 1280 could not
+/// have asked for less), larger ones with DF set.
+pub(crate) const DF_THRESHOLD: usize = 1260;
+
 impl V4Frag {
-    /// RFC 7915 §5.1 / §5.1.1: from the Fragment Header when there is one (DF=0, identification's low 16
-    /// bits, M and offset copied), else DF=1 and identification 0.
-    pub fn of(h: &V6Header) -> Self {
+    /// RFC 7915 §5.1 / §5.1.1. With a Fragment Header: DF clear, identification's low 16 bits, M and offset
+    /// copied. Without: above [`DF_THRESHOLD`] bytes DF set and identification 0 (RFC 6864 §4.1: an atomic
+    /// datagram's identification is meaningless); at or below it DF clear and `ident` from the translator's
+    /// generator, since such packets may be fragmented on the IPv4 side (RFC 6864 §4.2).
+    pub fn of(h: &V6Header, total_len4: usize, ident: u16) -> Self {
         match h.frag {
             Some(f) => V4Frag {
                 ident: f.ident as u16,
@@ -128,9 +134,15 @@ impl V4Frag {
                 more: f.more,
                 offset: f.frag_offset,
             },
-            None => V4Frag {
+            None if total_len4 > DF_THRESHOLD => V4Frag {
                 ident: 0,
                 dont_frag: true,
+                more: false,
+                offset: 0,
+            },
+            None => V4Frag {
+                ident,
+                dont_frag: false,
                 more: false,
                 offset: 0,
             },
@@ -256,26 +268,19 @@ pub fn translate(frame: &mut Frame, t: &Tenant, rng: u32) -> Verdict {
         }
     }
 
-    // Size: the IPv4 side's MTU. A packet that could have been sent smaller (the IPv6 source can go down to
-    // 1280) is refused with Packet Too Big; one that could not, or that is already a fragment, is split into
-    // IPv4 fragments (RFC 7915 §5.1 / §6).
+    // Size: the IPv4 side's MTU. A packet that leaves with DF set (over 1260 bytes: its sender can go down to
+    // 1280) is refused with Packet Too Big; one with DF clear (small, or already a fragment) is split into IPv4
+    // fragments (RFC 7915 §5.1).
     let len4 = 20 + l4_len;
     let mtu4 = usize::from(t.opts.ipv4_mtu);
-    let mut frag = V4Frag::of(&h);
+    let frag = V4Frag::of(&h, len4, rng as u16);
     let mut split_mtu = None;
     if len4 > mtu4 {
-        if h.frag.is_none() && h.total_len > 1280 {
+        if frag.dont_frag {
+            // The sender can go down to 1280: tell it (never below, RFC 8201 §4).
             let mtu = (mtu4 + 20).max(1280) as u32;
             let (ty, code) = originate::v6::PACKET_TOO_BIG;
             return originate::icmpv6_error(frame, t, ty, code, mtu, DropReason::PacketTooBig);
-        }
-        if h.frag.is_none() {
-            frag = V4Frag {
-                ident: rng as u16,
-                dont_frag: false,
-                more: false,
-                offset: 0,
-            };
         }
         split_mtu = Some(mtu4 as u16);
     }
