@@ -117,76 +117,28 @@ impl Pipeline {
     /// ESTABLISHED ones turn TRANS), and held IPv4 SYNs nobody claimed are answered with ICMP Port
     /// Unreachable through `emit`. Returns the number of expiries handled.
     pub fn run_timers(&mut self, budget: usize, emit: &mut dyn FnMut(Output<'_>)) -> usize {
-        let now = self.now;
         let Pipeline {
             snapshot,
             stats,
             scratch,
             nat64,
+            now,
             ..
         } = self;
-        let Some(st) = nat64.as_deref_mut() else {
-            return 0;
-        };
-        let mut n = st.expire_until(snapshot, now, budget);
-        while n < budget {
-            let Some(h) = st.held.pop_expired(now) else {
-                break;
-            };
-            n += 1;
-            let Some(t) = snapshot.tenants().get(usize::from(h.tenant)) else {
-                continue;
-            };
-            let dir = stats.dir_mut(Direction::V4ToV6);
-            let Some(mut frame) = Frame::copy_from(scratch, &h.data[..usize::from(h.len)]) else {
-                continue;
-            };
-            let (ty, code) = nat64::translate::PORT_UNREACHABLE;
-            match crate::xlat::originate::icmpv4_error(
-                &mut frame,
-                t,
-                ty,
-                code,
-                [0; 4],
-                DropReason::Nat64SynExpired,
-            ) {
-                Verdict::IcmpError(side, _) => {
-                    emit(Output {
-                        packet: frame.packet(),
-                        side,
-                        vlan: t.vlan,
-                    });
-                    dir.icmp_errors_sent += 1;
-                }
-                _ => dir.dropped[DropReason::Nat64SynExpired as usize] += 1,
-            }
+        match nat64.as_deref_mut() {
+            Some(st) => st.run_timers(snapshot, stats, scratch, *now, budget, emit),
+            None => 0,
         }
-        n
     }
 
     /// Writes the pending NAT64 session events (tenants with `log_sessions`) as JSON lines (each without its
     /// newline) to `line`, oldest first. Returns how many; events lost to a full buffer are counted in
     /// [`crate::nat64::log::SessionLog::dropped`].
     pub fn drain_session_log(&mut self, line: &mut dyn FnMut(&str)) -> usize {
-        let Pipeline {
-            snapshot, nat64, ..
-        } = self;
-        let Some(st) = nat64.as_deref_mut() else {
-            return 0;
-        };
-        let mut n = 0;
-        let mut buf = String::with_capacity(256);
-        st.log.drain(|e| {
-            buf.clear();
-            let name = snapshot
-                .tenants()
-                .get(usize::from(e.tenant))
-                .map_or("", |t| t.name.as_str());
-            e.write_json(name, &mut buf);
-            line(&buf);
-            n += 1;
-        });
-        n
+        match self.nat64.as_deref_mut() {
+            Some(st) => st.drain_session_log(&self.snapshot, line),
+            None => 0,
+        }
     }
 
     /// Advances the clock to `now_ns` and runs every timer due by then (offline: `--run-timers-until`).

@@ -31,7 +31,11 @@ use std::collections::HashMap;
 
 use mgmt_api::config::{self as cfg, Filtering, Nat64Protocol};
 
+use crate::frame::Frame;
+use crate::pipeline::Output;
+use crate::stats::{Direction, DropReason, Stats};
 use crate::tables::{Snapshot, Tenant};
+use crate::xlat::{originate, Verdict};
 use bib::{BibEntry, BibTable};
 use pool4::{Owner, Pool4, PortAllocator};
 use session::{SessionTable, TimerClass};
@@ -651,6 +655,64 @@ impl Nat64State {
         let e = *self.bib.get(b);
         self.live_session(b, remote4, rport, now, &c.pool4)?;
         Some(e)
+    }
+
+    /// The timer pass of [`crate::pipeline::Pipeline::run_timers`]: expiries (at most `budget`), then held
+    /// SYNs answered with ICMP Port Unreachable (built in `scratch`, sent through `emit`).
+    pub fn run_timers(
+        &mut self,
+        snapshot: &Snapshot,
+        stats: &mut Stats,
+        scratch: &mut [u8],
+        now: u64,
+        budget: usize,
+        emit: &mut dyn FnMut(Output<'_>),
+    ) -> usize {
+        let mut n = self.expire_until(snapshot, now, budget);
+        while n < budget {
+            let Some(h) = self.held.pop_expired(now) else {
+                break;
+            };
+            n += 1;
+            let Some(t) = snapshot.tenants().get(usize::from(h.tenant)) else {
+                continue;
+            };
+            let dir = stats.dir_mut(Direction::V4ToV6);
+            let Some(mut frame) = Frame::copy_from(scratch, &h.data[..usize::from(h.len)]) else {
+                continue;
+            };
+            let (ty, code) = translate::PORT_UNREACHABLE;
+            let reason = DropReason::Nat64SynExpired;
+            match originate::icmpv4_error(&mut frame, t, ty, code, [0; 4], reason) {
+                Verdict::IcmpError(side, _) => {
+                    emit(Output {
+                        packet: frame.packet(),
+                        side,
+                        vlan: t.vlan,
+                    });
+                    dir.icmp_errors_sent += 1;
+                }
+                _ => dir.dropped[reason as usize] += 1,
+            }
+        }
+        n
+    }
+
+    /// See [`crate::pipeline::Pipeline::drain_session_log`].
+    pub fn drain_session_log(&mut self, snapshot: &Snapshot, line: &mut dyn FnMut(&str)) -> usize {
+        let mut n = 0;
+        let mut buf = String::with_capacity(256);
+        self.log.drain(|e| {
+            buf.clear();
+            let name = snapshot
+                .tenants()
+                .get(usize::from(e.tenant))
+                .map_or("", |t| t.name.as_str());
+            e.write_json(name, &mut buf);
+            line(&buf);
+            n += 1;
+        });
+        n
     }
 
     /// Expires sessions whose lifetime ended by `now`, at most `budget` of them. Returns how many it handled.
