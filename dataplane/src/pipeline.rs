@@ -198,21 +198,18 @@ impl Pipeline {
             snapshot,
             stats,
             scratch,
-            nat64,
-            now,
             ..
         } = self;
         let snapshot: &Snapshot = snapshot;
-        let now = *now;
         let (direction, tenant, verdict) = match frame.packet().first().map(|b| b >> 4) {
             Some(6) => {
                 let d = Direction::V6ToV4;
                 match classify_v6(snapshot, frame.packet()) {
                     Err(r) => (d, None, Verdict::Drop(r)),
                     Ok(t) if t.nat64.is_some() => {
-                        let v = match (t.nat64.as_deref(), nat64.as_deref_mut()) {
+                        let v = match (t.nat64.as_deref(), self.nat64.as_deref_mut()) {
                             (Some(c), Some(st)) => {
-                                nat64::translate::v6_to_v4(frame, t, c, st, now, rng)
+                                nat64::translate::v6_to_v4(frame, t, c, st, self.now, rng)
                             }
                             _ => Verdict::Drop(DropReason::NoTenant),
                         };
@@ -232,9 +229,9 @@ impl Pipeline {
                 match classify_v4(snapshot, frame) {
                     Err(r) => (d, None, Verdict::Drop(r)),
                     Ok(t) => {
-                        let v = match (t.nat64.as_deref(), nat64.as_deref_mut()) {
+                        let v = match (t.nat64.as_deref(), self.nat64.as_deref_mut()) {
                             (Some(c), Some(st)) => {
-                                nat64::translate::v4_to_v6(frame, t, c, st, now, rng)
+                                nat64::translate::v4_to_v6(frame, t, c, st, self.now, rng)
                             }
                             (Some(_), None) => Verdict::Drop(DropReason::NoTenant),
                             (None, _) => v4_to_v6::translate(frame, t, rng),

@@ -102,6 +102,8 @@ pub struct Tenant {
     /// 802.1Q tag for this tenant's IPv4 egress (`ipv4_side.vlan`).
     pub vlan: Option<u16>,
     pub opts: XlatOptions,
+    /// Stateful NAT64 (`mode = "nat64"`): pool4, static bindings, filtering and timeouts.
+    pub nat64: Option<Box<crate::nat64::Nat64Config>>,
     /// Interface index from `ipv4_side.interface`.
     ingress: Option<u16>,
     pool6: Option<Rfc6052Prefix>,
@@ -112,8 +114,6 @@ pub struct Tenant {
     rfc6791_v6: Rfc6791Pool6,
     own_v4: [u8; 4],
     own_v6: [u8; 16],
-    /// Stateful NAT64 (`mode = "nat64"`): pool4, static bindings, filtering and timeouts.
-    pub nat64: Option<Box<crate::nat64::Nat64Config>>,
 }
 
 impl Tenant {
@@ -326,6 +326,7 @@ impl Snapshot {
                 name: t.name.clone(),
                 vlan: t.ipv4_side.vlan,
                 opts,
+                nat64,
                 ingress,
                 pool6,
                 wkp_strict,
@@ -334,7 +335,6 @@ impl Snapshot {
                 rfc6791_v6,
                 own_v4,
                 own_v6: [0; 16],
-                nat64,
             };
             tenant.own_v6 = t
                 .own_ipv6
