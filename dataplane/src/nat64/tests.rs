@@ -1143,3 +1143,108 @@ mod robustness {
         }
     }
 }
+
+// ---------- configuration swaps, router duties ----------
+
+#[test]
+fn snapshot_swap_keeps_state_unless_nat64_config_changes() {
+    let mut n = Nat::new("");
+    let (_, port4) = v4_src(n.run(&udp6(C6, 5000, s6(S4), 53)).one());
+    // Same NAT64 configuration (another option changed): sessions survive.
+    n.p.set_snapshot(snapshot("[tenants.options]\nipv4_mtu = 1400\n"));
+    assert_eq!(n.sessions(), 1);
+    assert_eq!(v6_dst(n.run(&udp4(S4, 53, POOL4, port4)).one()), (C6, 5000));
+    // Another pool4: a fresh state.
+    n.p.set_snapshot(snapshot(
+        "[[tenants.pool4]]\nprefix = \"203.0.113.1/32\"\nudp = \"2000-3000\"\n",
+    ));
+    assert_eq!(n.sessions(), 0);
+    n.run(&udp4(S4, 53, POOL4, port4))
+        .dropped(DropReason::Nat64NoBinding);
+}
+
+#[test]
+fn static_icmp_binding_lets_ipv4_ping_an_ipv6_host() {
+    let mut n = Nat::new(
+        "[[tenants.static_bib]]\nprotocol = \"icmp\"\nipv4 = \"203.0.113.1#7\"\nipv6 = \"2001:db8:2::10#99\"\n",
+    );
+    let mut v = Vec::new();
+    PacketBuilder::ipv4(S4, POOL4, 64)
+        .icmpv4_echo_request(7, 1)
+        .write(&mut v, b"hello")
+        .unwrap();
+    let out = n.run(&v).one().to_vec();
+    assert_eq!((out[40], &out[24..40]), (128, &SERVER6[..]));
+    assert_eq!(u16::from_be_bytes([out[44], out[45]]), 99);
+    let mut reply = Vec::new();
+    PacketBuilder::ipv6(SERVER6, s6(S4), 64)
+        .icmpv6_echo_reply(99, 1)
+        .write(&mut reply, b"hello")
+        .unwrap();
+    let back = n.run(&reply).one().to_vec();
+    assert_eq!((back[20], u16::from_be_bytes([back[24], back[25]])), (0, 7));
+    assert_eq!(&back[12..16], &POOL4);
+}
+
+#[test]
+fn router_duties_come_before_state() {
+    let mut n = Nat::new("");
+    // Hop limit 1: Time Exceeded, and no binding.
+    let mut v = Vec::new();
+    PacketBuilder::ipv6(C6, s6(S4), 1)
+        .udp(5000, 53)
+        .write(&mut v, b"x")
+        .unwrap();
+    let r = n.run(&v);
+    assert_eq!(r.kind, OutcomeKind::IcmpError(DropReason::TtlExpired));
+    assert_checksums(&r.out[0].0);
+    assert_eq!(n.bibs(), 0);
+    // Too big for the IPv4 MTU with DF: Packet Too Big (MTU + 20), no binding.
+    let mut n = Nat::new("[tenants.options]\nipv4_mtu = 1300\n");
+    let mut v = Vec::new();
+    PacketBuilder::ipv6(C6, s6(S4), 64)
+        .udp(5000, 53)
+        .write(&mut v, &[0; 1400])
+        .unwrap();
+    let r = n.run(&v);
+    assert_eq!(r.kind, OutcomeKind::IcmpError(DropReason::PacketTooBig));
+    let icmp = &r.out[0].0;
+    assert_eq!(
+        (
+            icmp[40],
+            u32::from_be_bytes([icmp[44], icmp[45], icmp[46], icmp[47]])
+        ),
+        (2, 1320)
+    );
+    assert_eq!(n.bibs(), 0);
+    // IPv4 TTL 1 towards a binding: Time Exceeded back to the IPv4 sender.
+    let mut n = Nat::new("");
+    let (_, port4) = v4_src(n.run(&udp6(C6, 5000, s6(S4), 53)).one());
+    let mut v = Vec::new();
+    PacketBuilder::ipv4(S4, POOL4, 1)
+        .udp(53, port4)
+        .write(&mut v, b"x")
+        .unwrap();
+    let r = n.run(&v);
+    assert_eq!(r.kind, OutcomeKind::IcmpError(DropReason::TtlExpired));
+    assert_eq!(&r.out[0].0[16..20], &S4);
+}
+
+#[test]
+fn icmpv6_error_about_tcp_from_an_ipv6_router() {
+    let mut n = Nat::new("");
+    let (_, port4) = v4_src(n.run(&tcp6(C6, 40000, s6(S4), 80, F::Syn)).one());
+    let synack6 = n.run(&tcp4(S4, 80, POOL4, port4, F::SynAck)).one().to_vec();
+    let router6 = [0x20, 0x01, 0x0d, 0xb8, 0, 9, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
+    let mut err = Vec::new();
+    PacketBuilder::ipv6(router6, s6(S4), 64)
+        .icmpv6_raw(3, 0, [0; 4]) // hop limit exceeded in transit
+        .write(&mut err, &synack6)
+        .unwrap();
+    let out = n.run(&err).one().to_vec();
+    assert_eq!((out[20], out[21]), (11, 0));
+    assert_eq!(&out[12..16], &POOL4, "the router has no IPv4 form");
+    let inner = &out[28..];
+    assert_eq!(v4_src(inner), (S4, 80));
+    assert_eq!(v4_dst(inner), (POOL4, port4));
+}
