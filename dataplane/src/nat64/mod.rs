@@ -579,7 +579,7 @@ impl Nat64State {
                 Refusal::Drop(R::Nat64NoBinding)
             });
         };
-        if c.address_dependent && !self.sessions.any_with_remote(self.bib.get(b), remote4) {
+        if c.address_dependent && !self.sessions.any_with_remote(self.bib.get(b), remote4, now) {
             return Err(if syn {
                 Refusal::Hold
             } else {

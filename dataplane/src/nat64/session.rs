@@ -150,12 +150,13 @@ impl SessionTable {
         None
     }
 
-    /// RFC 6146 §3.5.1.2 address-dependent filtering: has binding `b` a session with `remote4` (any port)?
-    pub fn any_with_remote(&self, b: &BibEntry, remote4: [u8; 4]) -> bool {
+    /// RFC 6146 §3.5.1.2 address-dependent filtering: has binding `b` a session with `remote4` (any port)
+    /// that is still alive at `now`?
+    pub fn any_with_remote(&self, b: &BibEntry, remote4: [u8; 4], now: u64) -> bool {
         let mut i = b.sessions;
         while i != NIL {
             let s = &self.slab[i as usize];
-            if s.remote4 == remote4 {
+            if s.remote4 == remote4 && s.expires > now {
                 return true;
             }
             i = s.bnext;
@@ -333,8 +334,9 @@ mod tests {
         assert_eq!(b.count, 3);
         assert_eq!(t.find(5, z, 54), Some(s2));
         assert_eq!(t.find(6, z, 54), None);
-        assert!(t.any_with_remote(&b, [1, 1, 1, 1]));
-        assert!(!t.any_with_remote(&b, [1, 1, 1, 2]));
+        assert!(t.any_with_remote(&b, [1, 1, 1, 1], 0));
+        assert!(!t.any_with_remote(&b, [1, 1, 1, 1], 300), "expired");
+        assert!(!t.any_with_remote(&b, [1, 1, 1, 2], 0));
         assert_eq!(t.expired_head(0, TimerClass::Udp, 99), None);
         assert_eq!(t.expired_head(0, TimerClass::Udp, 100), Some(s1));
         // Refreshing s1 sends it behind s3.

@@ -373,6 +373,13 @@ fn rfc6146_3_5_1_2_address_dependent_filtering() {
     n.run(&udp6(C6, 5000, s6(S4B), 7)).one();
     assert_eq!(v6_dst(n.run(&udp4(S4B, 8, POOL4, port4)).one()), (C6, 5000));
     assert_eq!(n.dropped(Direction::V4ToV6, DropReason::Nat64Filtered), 1);
+    // Permission ends with the sessions to that host (even before the timer pass reaps them).
+    n.run(&udp6(C6, 5000, s6(S4), 1)).one(); // keeps the binding alive
+    n.at(250);
+    n.run(&udp6(C6, 5000, s6(S4), 1)).one();
+    n.at(400);
+    n.run(&udp4(S4B, 9, POOL4, port4))
+        .dropped(DropReason::Nat64Filtered);
 }
 
 #[test]
