@@ -125,6 +125,8 @@ drop_reasons! {
     HandOffRingFull = "handoff_ring_full",
     /// A non-first fragment whose first fragment this worker has not seen (or has forgotten).
     Nat64FragmentUnmatched = "nat64_fragment_unmatched",
+    /// With RFC 7422 port blocks: an IPv6 source outside `port_blocks.subscribers`.
+    Nat64NotSubscriber = "nat64_not_subscriber",
 }
 
 /// Which way a packet crossed the translator.

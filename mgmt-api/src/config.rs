@@ -24,8 +24,8 @@ use serde::{Deserialize, Serialize};
 
 mod nat64;
 pub use nat64::{
-    ApplianceSlice, Filtering, Nat64Options, Nat64Protocol, Nat64Timeouts, Pool4Entry, PortRange,
-    StaticBibEntry, TenantMode, TransportAddr4, TransportAddr6, POOL4_MAX_ADDRS,
+    ApplianceSlice, Filtering, Nat64Options, Nat64Protocol, Nat64Timeouts, Pool4Entry, PortBlocks,
+    PortRange, StaticBibEntry, TenantMode, TransportAddr4, TransportAddr6, POOL4_MAX_ADDRS,
 };
 
 /// RFC 6052 §2.2: the prefix lengths an IPv4-embedded IPv6 address may use.

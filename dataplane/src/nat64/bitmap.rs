@@ -115,6 +115,15 @@ impl HierBitmap {
             .or_else(|| self.find_next(0, 0))
     }
 
+    /// The first free candidate at or after `from` (no wrapping).
+    #[inline]
+    pub fn next_free(&self, from: usize) -> Option<usize> {
+        if self.free == 0 || from >= self.len {
+            return None;
+        }
+        self.find_next(0, from)
+    }
+
     fn find_next(&self, lvl: usize, i: usize) -> Option<usize> {
         let words = &self.levels[lvl];
         let w = i / 64;

@@ -19,6 +19,7 @@
 
 pub mod bib;
 pub mod bitmap;
+pub mod blocks;
 pub mod fragment;
 pub mod log;
 pub mod pool4;
@@ -107,7 +108,13 @@ pub fn owner6(
 ) -> Owner {
     if !cfg.statics.is_empty() {
         if let Some(&k) = cfg.static_by_v6.get(&(proto, *addr6, port6)) {
-            return cfg.pool4.owner(workers, cfg.statics[k].port4);
+            let s = &cfg.statics[k];
+            return cfg.pool4.owner_of(workers, proto, s.addr4, s.port4);
+        }
+    }
+    if let Some(b) = &cfg.pool4.blocks {
+        if let Some(i) = b.subscriber(addr6) {
+            return b.owner(cfg.pool4.slice, workers, i);
         }
     }
     Owner::Worker(owner6_hash(proto, addr6, port6, workers))
@@ -164,7 +171,7 @@ impl Nat64Config {
         timeouts[TimerClass::TcpTransitory as usize] = timers::secs(to.tcp_transitory);
         timeouts[TimerClass::Icmp as usize] = timers::secs(to.icmp);
         Nat64Config {
-            pool4: Pool4::new(&t.pool4, o.appliance_slice),
+            pool4: Pool4::with_blocks(&t.pool4, o.appliance_slice, o.port_blocks.as_ref()),
             statics,
             static_by_v6,
             address_dependent: o.filtering == Filtering::AddressDependent,
@@ -210,9 +217,65 @@ pub enum Refusal {
     Hold,
 }
 
+/// A worker's free ports of one tenant and protocol: per-flow allocation from its slice, or RFC 7422 blocks.
+enum Ports {
+    Dynamic(PortAllocator),
+    Blocks(blocks::BlockAllocator, blocks::Blocks),
+}
+
+impl Ports {
+    fn new(pool: &Pool4, proto: Proto, worker: u16, workers: u16) -> Self {
+        match pool.blocks {
+            Some(b) => Ports::Blocks(
+                blocks::BlockAllocator::new(&b, pool.slice, worker, workers),
+                b,
+            ),
+            None => Ports::Dynamic(PortAllocator::new(pool, proto, worker, workers)),
+        }
+    }
+
+    fn allocate(
+        &mut self,
+        proto: Proto,
+        addr6: &[u8; 16],
+        port6: u16,
+        rng: u32,
+    ) -> Result<(usize, u16), Refusal> {
+        use crate::stats::DropReason as R;
+        match self {
+            Ports::Dynamic(a) => a.allocate(proto, port6, rng),
+            Ports::Blocks(a, b) => {
+                let i = b
+                    .subscriber(addr6)
+                    .ok_or(Refusal::Drop(R::Nat64NotSubscriber))?;
+                a.allocate(b, proto, i, port6, rng)
+            }
+        }
+        .ok_or(Refusal::Exhausted(R::Nat64PoolExhausted))
+    }
+
+    fn release(&mut self, proto: Proto, addr: usize, port: u16) {
+        match self {
+            Ports::Dynamic(a) => a.release(addr, port),
+            Ports::Blocks(a, b) => a.release(b, proto, addr, port),
+        }
+    }
+
+    fn reserve(&mut self, proto: Proto, addr: usize, port: u16) {
+        match self {
+            Ports::Dynamic(a) => {
+                a.reserve(addr, port);
+            }
+            Ports::Blocks(a, b) => {
+                a.reserve(b, proto, addr, port);
+            }
+        }
+    }
+}
+
 /// Per-tenant state of one worker.
 struct TenantState {
-    ports: Option<Box<[PortAllocator; 3]>>,
+    ports: Option<Box<[Ports; 3]>>,
     sessions: u32,
     limit: u32,
     timeouts: [u64; TimerClass::COUNT],
@@ -276,8 +339,7 @@ impl Nat64State {
                 });
                 continue;
             };
-            let ports =
-                Box::new(Proto::ALL.map(|p| PortAllocator::new(&c.pool4, p, worker, st.workers)));
+            let ports = Box::new(Proto::ALL.map(|p| Ports::new(&c.pool4, p, worker, st.workers)));
             let limit = c
                 .max_sessions
                 .map_or(u32::MAX, |m| m.div_ceil(u32::from(st.workers)));
@@ -292,14 +354,15 @@ impl Nat64State {
                 st.log = log::SessionLog::new();
             }
             for s in c.statics.iter() {
-                if c.pool4.owner(st.workers, s.port4) != Owner::Worker(worker) {
+                if c.pool4.owner_of(st.workers, s.proto, s.addr4, s.port4) != Owner::Worker(worker)
+                {
                     continue;
                 }
                 if let (Some(ai), Some(ports)) = (
                     c.pool4.index(s.addr4),
                     st.tenants[usize::from(t.index)].ports.as_mut(),
                 ) {
-                    ports[s.proto as usize].reserve(ai, s.port4);
+                    ports[s.proto as usize].reserve(s.proto, ai, s.port4);
                 }
                 let mut e = BibEntry::new(t.index, s.proto, s.addr6, s.port6, s.addr4, s.port4);
                 e.is_static = true;
@@ -363,7 +426,7 @@ impl Nat64State {
             pool.index(e.addr4),
             self.tenants[usize::from(e.tenant)].ports.as_mut(),
         ) {
-            ports[e.proto as usize].release(ai, e.port4);
+            ports[e.proto as usize].release(e.proto, ai, e.port4);
         }
         self.bib.remove(b);
     }
@@ -478,14 +541,12 @@ impl Nat64State {
                     .ports
                     .as_mut()
                     .ok_or(Refusal::Drop(R::NoTenant))?;
-                let (ai, port4) = ports[proto as usize]
-                    .allocate(proto, port6, rng)
-                    .ok_or(Refusal::Exhausted(R::Nat64PoolExhausted))?;
+                let (ai, port4) = ports[proto as usize].allocate(proto, addr6, port6, rng)?;
                 let e = BibEntry::new(tenant, proto, *addr6, port6, c.pool4.addr(ai), port4);
                 match self.bib.insert(e) {
                     Some(b) => b,
                     None => {
-                        ports[proto as usize].release(ai, port4);
+                        ports[proto as usize].release(proto, ai, port4);
                         return Err(Refusal::Exhausted(R::Nat64TableFull));
                     }
                 }

@@ -17,9 +17,10 @@
 //! same range, and a well-known source port may fall back to the ephemeral range (never the other way).
 //! Finding a free port is O(1) (one word per bitmap level); nothing is allocated per packet.
 
-use mgmt_api::config::{ApplianceSlice, Pool4Entry, PortRange};
+use mgmt_api::config::{ApplianceSlice, Pool4Entry, PortBlocks, PortRange};
 
 use super::bitmap::HierBitmap;
+use super::blocks::Blocks;
 use super::Proto;
 
 /// Ports per block.
@@ -58,10 +59,21 @@ pub struct Pool4 {
     /// Per address: TCP, UDP, ICMP ranges.
     ranges: Box<[[PortRange; 3]]>,
     pub slice: ApplianceSlice,
+    /// RFC 7422 deterministic port blocks ([`super::blocks`]).
+    pub blocks: Option<Blocks>,
 }
 
 impl Pool4 {
     pub fn new(entries: &[Pool4Entry], slice: ApplianceSlice) -> Self {
+        Pool4::with_blocks(entries, slice, None)
+    }
+
+    /// With `port_blocks` (validated: every entry has the same ranges).
+    pub fn with_blocks(
+        entries: &[Pool4Entry],
+        slice: ApplianceSlice,
+        port_blocks: Option<&PortBlocks>,
+    ) -> Self {
         let mut v: Vec<(u32, [PortRange; 3])> = Vec::new();
         for e in entries {
             let net = u32::from(e.prefix.network());
@@ -72,10 +84,14 @@ impl Pool4 {
         }
         v.sort_by_key(|&(a, _)| a);
         v.dedup_by_key(|&mut (a, _)| a);
+        let blocks = port_blocks
+            .zip(v.first())
+            .map(|(pb, (_, r))| Blocks::new(pb, r.map(|r| (r.first, r.last))));
         Pool4 {
             addrs: v.iter().map(|&(a, _)| a).collect(),
             ranges: v.iter().map(|&(_, r)| r).collect(),
             slice,
+            blocks,
         }
     }
 
@@ -114,9 +130,24 @@ impl Pool4 {
         self.ranges[index][proto as usize]
     }
 
-    /// See [`owner`].
+    /// See [`owner`]. With port blocks, use [`Pool4::owner_of`].
     #[inline]
     pub fn owner(&self, workers: u16, port: u16) -> Owner {
+        owner(self.slice, workers, port)
+    }
+
+    /// The owner of an IPv4 transport address of this pool: [`owner`] of the port, or — with port blocks — the
+    /// owner of the subscriber whose block holds it ([`Blocks::owner`]).
+    #[inline]
+    pub fn owner_of(&self, workers: u16, proto: Proto, addr: [u8; 4], port: u16) -> Owner {
+        if let Some(b) = &self.blocks {
+            if let Some(i) = self
+                .index(addr)
+                .and_then(|a| b.subscriber_of(proto, a, port))
+            {
+                return b.owner(self.slice, workers, i);
+            }
+        }
         owner(self.slice, workers, port)
     }
 }

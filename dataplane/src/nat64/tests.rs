@@ -1255,3 +1255,91 @@ fn icmpv6_error_about_tcp_from_an_ipv6_router() {
     assert_eq!(v4_src(inner), (S4, 80));
     assert_eq!(v4_dst(inner), (POOL4, port4));
 }
+
+// ---------- RFC 7422 deterministic port blocks ----------
+
+fn blocks_cfg(size: u16) -> String {
+    format!(
+        "[tenants.nat64.port_blocks]\nsubscribers = \"2001:db8:1::/60\"\nprefix_len = 64\nblock_size = {size}\n"
+    )
+}
+
+/// Subscriber `i` of 2001:db8:1::/60 (one /64 each).
+fn subscriber(i: u8, host: u8) -> [u8; 16] {
+    [
+        0x20, 0x01, 0x0d, 0xb8, 0, 1, 0, i, 0, 0, 0, 0, 0, 0, 0, host,
+    ]
+}
+
+#[test]
+fn rfc7422_each_subscriber_uses_its_own_block() {
+    let mut n = Nat::new(&blocks_cfg(2048));
+    for (i, host, sport) in [(0u8, 5u8, 5000u16), (0, 6, 5001), (3, 9, 40000), (15, 1, 1)] {
+        let (a, p) = v4_src(n.run(&udp6(subscriber(i, host), sport, s6(S4), 53)).one());
+        let base = 1024 + u16::from(i) * 2048;
+        assert_eq!(a, POOL4);
+        assert!((base..base + 2048).contains(&p), "subscriber {i}: port {p}");
+        assert_eq!(p & 1, sport & 1, "parity");
+        // The reply comes back to the right host.
+        assert_eq!(
+            v6_dst(n.run(&udp4(S4, 53, POOL4, p)).one()),
+            (subscriber(i, host), sport)
+        );
+    }
+    let outsider = [0x20, 0x01, 0x0d, 0xb8, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
+    n.run(&udp6(outsider, 5000, s6(S4), 53))
+        .dropped(DropReason::Nat64NotSubscriber);
+    // ICMP identifiers come from the subscriber's ICMP block (range 0-65535).
+    let r = n.run(&echo6(subscriber(2, 1), s6(S4), 1));
+    let id = u16::from_be_bytes([r.one()[24], r.one()[25]]);
+    assert!((4096..6144).contains(&id), "{id}");
+}
+
+#[test]
+fn rfc7422_block_exhaustion_is_per_subscriber() {
+    let mut n = Nat::new(&blocks_cfg(32));
+    for k in 0..32u16 {
+        let (_, p) = v4_src(
+            n.run(&udp6(subscriber(1, 1), 2000 + 2 * k, s6(S4), 53))
+                .one(),
+        );
+        assert!((1056..1088).contains(&p), "{p}");
+    }
+    let r = n.run(&udp6(subscriber(1, 1), 3000, s6(S4), 53));
+    assert_eq!(
+        r.kind,
+        OutcomeKind::IcmpError(DropReason::Nat64PoolExhausted)
+    );
+    // Another subscriber is unaffected.
+    n.run(&udp6(subscriber(2, 1), 3000, s6(S4), 53)).one();
+}
+
+#[test]
+fn rfc7422_owner_follows_the_subscriber() {
+    let snap = snapshot(&blocks_cfg(2048));
+    let mut w: Vec<Nat> = (0..4)
+        .map(|i| Nat {
+            p: Pipeline::new_worker(Arc::clone(&snap), i, 4),
+        })
+        .collect();
+    for i in 0..16u8 {
+        let pkt = udp6(subscriber(i, 7), 6000 + u16::from(i), s6(S4), 53);
+        let owner = usize::from(i % 4);
+        let other = (owner + 1) % 4;
+        assert_eq!(
+            w[other].run(&pkt).kind,
+            OutcomeKind::HandedOff {
+                worker: owner as u16
+            }
+        );
+        let (_, p) = v4_src(w[owner].run(&pkt).one());
+        let reply = udp4(S4, 53, POOL4, p);
+        assert_eq!(
+            w[other].run(&reply).kind,
+            OutcomeKind::HandedOff {
+                worker: owner as u16
+            }
+        );
+        assert_eq!(v6_dst(w[owner].run(&reply).one()).0, subscriber(i, 7));
+    }
+}

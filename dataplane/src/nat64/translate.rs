@@ -256,11 +256,13 @@ fn hairpin_v4(
     rng: u32,
 ) -> Verdict {
     let pkt = frame.packet();
-    let port = match pkt[9] {
-        ip_proto::TCP | ip_proto::UDP => be16(pkt, 22),
-        _ => be16(pkt, 24), // ICMP echo identifier
+    let (proto, port) = match pkt[9] {
+        ip_proto::TCP => (Proto::Tcp, be16(pkt, 22)),
+        ip_proto::UDP => (Proto::Udp, be16(pkt, 22)),
+        _ => (Proto::Icmp, be16(pkt, 24)), // ICMP echo identifier
     };
-    match c.pool4.owner(st.workers, port) {
+    let dst: [u8; 4] = pkt[16..20].try_into().expect("4 bytes");
+    match c.pool4.owner_of(st.workers, proto, dst, port) {
         Owner::Worker(w) if w == st.worker => match v4_to_v6(frame, t, c, st, now, rng) {
             // An error about the second pass would go to the IPv6 sender's pool4 address: dropped instead.
             Verdict::IcmpError(_, r) => Verdict::Drop(r),
@@ -337,7 +339,7 @@ pub fn v4_to_v6(
         _ => return Verdict::Drop(DropReason::Nat64UnsupportedProtocol),
     };
     let frag_key = fragmented.then(|| fragment::key4(t.index, h.protocol, h.ident, h.src, h.dst));
-    match c.pool4.owner(st.workers, ports.dst) {
+    match c.pool4.owner_of(st.workers, ports.proto, h.dst, ports.dst) {
         Owner::Worker(w) if w != st.worker => {
             if let Some(k) = frag_key {
                 st.frags.record(k, w, None, now);
@@ -665,7 +667,7 @@ fn icmp_error_v4_to_v6(
         }
         _ => return Verdict::Drop(DropReason::IcmpInnerInvalid),
     };
-    match c.pool4.owner(st.workers, lport) {
+    match c.pool4.owner_of(st.workers, proto, isrc, lport) {
         Owner::Worker(w) if w != st.worker => return Verdict::HandOff(w),
         Owner::Worker(_) => {}
         Owner::Foreign => return Verdict::Drop(DropReason::Nat64ForeignSlice),

@@ -335,6 +335,37 @@ pub struct Nat64Options {
     pub appliance_slice: ApplianceSlice,
     /// Log session creation and deletion (JSON lines).
     pub log_sessions: bool,
+    /// RFC 7422 deterministic port blocks instead of per-flow allocation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub port_blocks: Option<PortBlocks>,
+}
+
+/// Most subscribers `port_blocks` may number (2^24).
+pub const PORT_BLOCKS_MAX_SUBSCRIBER_BITS: u8 = 24;
+
+/// `[tenants.nat64.port_blocks]`: RFC 7422 deterministic port blocks. Subscriber `i` (the `i`-th
+/// `/prefix_len` inside `subscribers`) always gets pool4 address `i / B` and ports `first + (i % B) ×
+/// block_size ..` of each protocol, where `B` is the number of blocks of one address's range and `first` its
+/// first port: an operator can tell who used an address and port from the configuration alone, without
+/// session logs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PortBlocks {
+    /// Where subscribers' IPv6 addresses come from (host bits zero). Sources outside it get no binding.
+    pub subscribers: ipnet::Ipv6Net,
+    /// Each subscriber is one prefix of this length inside `subscribers` (at most 2^24 subscribers).
+    pub prefix_len: u8,
+    /// Ports (ICMP identifiers) per subscriber and protocol: a multiple of 32.
+    pub block_size: u16,
+}
+
+impl PortBlocks {
+    /// Number of subscribers.
+    pub fn subscribers_count(&self) -> u64 {
+        1u64 << (self
+            .prefix_len
+            .saturating_sub(self.subscribers.prefix_len()))
+    }
 }
 
 impl Nat64Options {
@@ -476,6 +507,9 @@ pub(super) fn validate_tenant(
             "0 would refuse every session; omit the key for no limit".into(),
         );
     }
+    if let Some(pb) = o.port_blocks {
+        validate_port_blocks(t, &pb, &format!("{p}/nat64/port_blocks"), err);
+    }
     let s = o.appliance_slice;
     if s.count == 0 || s.count > APPLIANCE_SLICE_MAX {
         err(
@@ -487,6 +521,86 @@ pub(super) fn validate_tenant(
             format!("{p}/nat64/appliance_slice/index"),
             format!("{} is not below count ({})", s.index, s.count),
         );
+    }
+}
+
+fn validate_port_blocks(
+    t: &super::Tenant,
+    pb: &PortBlocks,
+    p: &str,
+    err: &mut dyn FnMut(String, String),
+) {
+    let n = pb.subscribers;
+    if n.addr() != n.network() {
+        err(
+            format!("{p}/subscribers"),
+            format!("host bits must be zero (did you mean {}?)", n.trunc()),
+        );
+    }
+    let bits = i32::from(pb.prefix_len) - i32::from(n.prefix_len());
+    if pb.prefix_len > 128 || bits < 0 || bits > i32::from(PORT_BLOCKS_MAX_SUBSCRIBER_BITS) {
+        err(
+            format!("{p}/prefix_len"),
+            format!(
+                "must be between /{} and /{} (at most 2^{PORT_BLOCKS_MAX_SUBSCRIBER_BITS} subscribers) and at most 128",
+                n.prefix_len(),
+                u32::from(n.prefix_len()) + u32::from(PORT_BLOCKS_MAX_SUBSCRIBER_BITS)
+            ),
+        );
+        return;
+    }
+    if pb.block_size == 0 || pb.block_size & 31 != 0 || pb.block_size > 32768 {
+        err(
+            format!("{p}/block_size"),
+            format!("{} is not a multiple of 32 in 32..=32768", pb.block_size),
+        );
+        return;
+    }
+    let Some(first) = t.pool4.first() else {
+        return;
+    };
+    let naddrs: u64 = t
+        .pool4
+        .iter()
+        .map(|e| 1u64 << (32 - u32::from(e.prefix.prefix_len())))
+        .sum();
+    for proto in Nat64Protocol::ALL {
+        let name = match proto {
+            Nat64Protocol::Tcp => "tcp",
+            Nat64Protocol::Udp => "udp",
+            Nat64Protocol::Icmp => "icmp",
+        };
+        let range = first.range(proto);
+        if let Some(k) = t.pool4.iter().position(|e| e.range(proto) != range) {
+            err(
+                p.to_string(),
+                format!("port blocks need the same {name} range on every pool4 entry (pool4[{k}] differs)"),
+            );
+            return;
+        }
+        if range.first & 31 != 0 {
+            err(
+                p.to_string(),
+                format!(
+                    "port blocks need {name} ranges starting at a multiple of 32 ({} is not)",
+                    range.first
+                ),
+            );
+            return;
+        }
+        let blocks = naddrs * u64::from(range.len() / u32::from(pb.block_size));
+        if blocks < pb.subscribers_count() {
+            err(
+                format!("{p}/block_size"),
+                format!(
+                    "{} subscribers need {} blocks of {} {name} ports; pool4 has {blocks}",
+                    pb.subscribers_count(),
+                    pb.subscribers_count(),
+                    pb.block_size
+                ),
+            );
+            return;
+        }
     }
 }
 
@@ -708,6 +822,25 @@ ipv6 = "2001:db8::1#80"
         assert!(e[1].contains("appliance_slice.index: 2 is not below count (2)"));
         let e = errs("[tenants.nat64]\nappliance_slice = { index = 0, count = 0 }\n");
         assert!(e[0].contains("appliance_slice.count"), "{e:?}");
+    }
+
+    #[test]
+    fn port_blocks_rules() {
+        let ok = "[tenants.nat64.port_blocks]\nsubscribers = \"2001:db8:1000::/48\"\nprefix_len = 56\nblock_size = 512\n";
+        assert!(errs(ok).is_empty(), "{:?}", errs(ok));
+        let cfg = Config::from_toml_str(&format!("{BASE}{ok}")).unwrap();
+        let pb = cfg.tenants[0].nat64.port_blocks.unwrap();
+        assert_eq!((pb.subscribers_count(), pb.block_size), (256, 512));
+        assert_eq!(Config::from_toml_str(&cfg.to_toml_string()).unwrap(), cfg);
+        // 4 addresses × 126 blocks of 512 ports < 512 subscribers.
+        let e = errs("[tenants.nat64.port_blocks]\nsubscribers = \"2001:db8:1000::/47\"\nprefix_len = 56\nblock_size = 512\n");
+        assert!(e[0].contains("port_blocks.block_size: 512 subscribers need 512 blocks of 512 tcp ports; pool4 has 504"), "{e:?}");
+        let e = errs("[tenants.nat64.port_blocks]\nsubscribers = \"2001:db8:1000::/48\"\nprefix_len = 40\nblock_size = 2048\n");
+        assert!(e[0].contains("prefix_len"), "{e:?}");
+        let e = errs("[tenants.nat64.port_blocks]\nsubscribers = \"2001:db8:1000::/48\"\nprefix_len = 56\nblock_size = 100\n");
+        assert!(e[0].contains("multiple of 32"), "{e:?}");
+        let e = errs(&format!("tcp = \"1000-65535\"\n{ok}"));
+        assert!(e[0].contains("starting at a multiple of 32"), "{e:?}");
     }
 
     #[test]
