@@ -9,13 +9,14 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use dataplane::frame::{Frame, FRAME_SIZE};
-use dataplane::nat64::pool4::{self, Owner};
+use dataplane::nat64::pool4::Owner;
+use dataplane::nat64::Proto;
 use dataplane::pipeline::{OutcomeKind, Pipeline};
 use dataplane::stats::Direction;
 use dataplane::tables::Snapshot;
 use dataplane::xlat::Side;
 use etherparse::PacketBuilder;
-use mgmt_api::config::{ApplianceSlice, Config};
+use mgmt_api::config::Config;
 
 const WORKERS: u16 = 4;
 const FLOWS: usize = 600;
@@ -181,7 +182,11 @@ fn deliver(workers: &mut [Pipeline], first: u16, pkt: &[u8]) -> (u16, Vec<(Vec<u
 }
 
 fn snapshot() -> Arc<Snapshot> {
-    let cfg = Config::from_toml_str(
+    snapshot_with("")
+}
+
+fn snapshot_with(extra: &str) -> Arc<Snapshot> {
+    let cfg = Config::from_toml_str(&format!(
         r#"
 [[tenants]]
 name = "sim"
@@ -190,15 +195,36 @@ mode = "nat64"
 pool6 = "2001:db8:64::/96"
 [[tenants.pool4]]
 prefix = "203.0.113.0/30"
-"#,
-    )
+{extra}
+"#
+    ))
     .unwrap();
     Arc::new(Snapshot::compile(&cfg).unwrap())
 }
 
+fn proto(k: Kind) -> Proto {
+    match k {
+        Kind::Udp => Proto::Udp,
+        Kind::Tcp => Proto::Tcp,
+        Kind::Icmp => Proto::Icmp,
+    }
+}
+
 #[test]
 fn every_packet_translated_once_by_its_owner_and_no_session_in_two_workers() {
-    let snap = snapshot();
+    simulate(snapshot());
+}
+
+/// The same with RFC 7422 port blocks: 16 subscribers (one /64 each), owners follow the subscriber.
+#[test]
+fn with_port_blocks_too() {
+    simulate(snapshot_with(
+        "[tenants.nat64.port_blocks]\nsubscribers = \"2001:db8:1::/60\"\nprefix_len = 64\nblock_size = 1024\n",
+    ));
+}
+
+fn simulate(snap: Arc<Snapshot>) {
+    let pool = &snap.tenants()[0].nat64.as_ref().unwrap().pool4;
     let mut workers: Vec<Pipeline> = (0..WORKERS)
         .map(|w| Pipeline::new_worker(Arc::clone(&snap), w, WORKERS))
         .collect();
@@ -212,6 +238,7 @@ fn every_packet_translated_once_by_its_owner_and_no_session_in_two_workers() {
                 _ => Kind::Icmp,
             };
             let mut client = [0x20, 0x01, 0x0d, 0xb8, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+            client[7] = (rng.next() % 16) as u8;
             client[12..].copy_from_slice(&(rng.next() as u32 % 64).to_be_bytes());
             Flow {
                 kind,
@@ -260,7 +287,7 @@ fn every_packet_translated_once_by_its_owner_and_no_session_in_two_workers() {
                 u16::from_be_bytes([p[20], p[21]])
             };
             assert_eq!(
-                pool4::owner(ApplianceSlice::default(), WORKERS, port),
+                pool.owner_of(WORKERS, proto(f.kind), t, port),
                 Owner::Worker(w),
                 "binding allocated from the owner's slice"
             );
@@ -325,7 +352,7 @@ fn every_packet_translated_once_by_its_owner_and_no_session_in_two_workers() {
                 "IPv4 address bound twice"
             );
             assert_eq!(
-                pool4::owner(ApplianceSlice::default(), WORKERS, b.port4),
+                pool.owner_of(WORKERS, b.proto, b.addr4, b.port4),
                 Owner::Worker(w as u16)
             );
         }
