@@ -1147,6 +1147,10 @@ mod robustness {
             let mut two = Nat { p: Pipeline::with_nat64_capacity(snap, worker, 2, cap) };
             let _ = two.run(&pkt);
             let _ = n.timers(10_000);
+            let blocks = snapshot(&format!("{STATIC}{}", blocks_cfg(1024)));
+            let mut b = Nat { p: Pipeline::with_nat64_capacity(blocks, worker, 2, cap) };
+            let _ = b.run(&pkt);
+            let _ = b.timers(10_000);
         }
     }
 }
