@@ -1,1 +1,3 @@
 // placeholder: being written on its own branch
+pub mod afxdp;
+pub mod steer;

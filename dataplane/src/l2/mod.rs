@@ -1,0 +1,201 @@
+//! Layer 2 for the live path: which MAC a translated packet goes to, and facts about the box's interfaces.
+//!
+//! The destination MAC comes from the kernel's tables, the way the kernel itself would forward: the route to
+//! the packet's destination gives the next hop and the interface, the neighbour table the next hop's MAC
+//! (both through [`netlink`]). Answers are cached per destination for [`HIT_TTL`] (so a changed neighbour is
+//! picked up within that time); a destination whose next hop is not resolved makes the kernel resolve it (a
+//! zero-length UDP datagram to the next hop's discard port makes it send ARP or ND) and its packets are
+//! counted drops until it is, re-asked at most every [`MISS_TTL`]. A static next-hop MAC per interface
+//! bypasses all of it.
+
+pub mod netlink;
+
+use std::collections::HashMap;
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV6, UdpSocket};
+use std::time::{Duration, Instant};
+
+use netlink::{Neighbour, Netlink};
+
+/// How long a resolved destination is used before it is looked up again.
+pub const HIT_TTL: Duration = Duration::from_secs(2);
+/// How long an unresolved destination waits before the tables are asked again.
+pub const MISS_TTL: Duration = Duration::from_millis(50);
+
+/// Why no MAC could be found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum L2Error {
+    /// No route to the destination.
+    NoRoute,
+    /// The route leaves through another interface than the translated side's.
+    WrongInterface,
+    /// The next hop's MAC is not known (yet): resolution was triggered.
+    Unresolved,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    result: Result<[u8; 6], L2Error>,
+    expires: Instant,
+}
+
+/// A worker's destination → MAC cache over the kernel's route and neighbour tables.
+pub struct Resolver {
+    nl: Netlink,
+    cache: HashMap<(IpAddr, u32), Entry>,
+    probe4: Option<UdpSocket>,
+    probe6: Option<UdpSocket>,
+    /// Resolutions triggered (ARP/ND probes).
+    pub probes: u64,
+}
+
+impl Resolver {
+    pub fn new() -> io::Result<Resolver> {
+        Ok(Resolver {
+            nl: Netlink::open()?,
+            cache: HashMap::new(),
+            probe4: UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0)).ok(),
+            probe6: UdpSocket::bind((Ipv6Addr::UNSPECIFIED, 0)).ok(),
+            probes: 0,
+        })
+    }
+
+    /// The MAC to send a packet for `dst` to, out of interface `ifindex`.
+    pub fn resolve(&mut self, dst: IpAddr, ifindex: u32, now: Instant) -> Result<[u8; 6], L2Error> {
+        if let Some(e) = self.cache.get(&(dst, ifindex)) {
+            if e.expires > now {
+                return e.result;
+            }
+        }
+        let result = self.lookup(dst, ifindex);
+        let ttl = if result.is_ok() { HIT_TTL } else { MISS_TTL };
+        if self.cache.len() > 65536 {
+            self.cache.retain(|_, e| e.expires > now);
+        }
+        self.cache.insert(
+            (dst, ifindex),
+            Entry {
+                result,
+                expires: now + ttl,
+            },
+        );
+        result
+    }
+
+    fn lookup(&mut self, dst: IpAddr, ifindex: u32) -> Result<[u8; 6], L2Error> {
+        let route = match self.nl.route_get(dst) {
+            Ok(Some(r)) => r,
+            _ => return Err(L2Error::NoRoute),
+        };
+        if route.oif != ifindex {
+            return Err(L2Error::WrongInterface);
+        }
+        match self.nl.neigh_get(route.next_hop, route.oif) {
+            Ok(Neighbour::Mac(m)) => Ok(m),
+            _ => {
+                self.probe(route.next_hop, route.oif);
+                Err(L2Error::Unresolved)
+            }
+        }
+    }
+
+    /// Makes the kernel resolve `next_hop`: a zero-length datagram to its discard port.
+    fn probe(&mut self, next_hop: IpAddr, oif: u32) {
+        self.probes += 1;
+        let _ = match next_hop {
+            IpAddr::V4(a) => self
+                .probe4
+                .as_ref()
+                .map(|s| s.send_to(&[], SocketAddr::from((a, 9)))),
+            IpAddr::V6(a) => {
+                let scope = if a.segments()[0] & 0xffc0 == 0xfe80 {
+                    oif
+                } else {
+                    0
+                };
+                self.probe6
+                    .as_ref()
+                    .map(|s| s.send_to(&[], SocketAddrV6::new(a, 9, 0, scope)))
+            }
+        };
+    }
+}
+
+/// Interface index of `name`, if it exists.
+pub fn ifindex(name: &str) -> Option<u32> {
+    let c = std::ffi::CString::new(name).ok()?;
+    // SAFETY: NUL-terminated name.
+    let i = unsafe { libc::if_nametoindex(c.as_ptr()) };
+    (i != 0).then_some(i)
+}
+
+/// The MAC address of interface `name` (from sysfs).
+pub fn if_mac(name: &str) -> io::Result<[u8; 6]> {
+    let s = std::fs::read_to_string(format!("/sys/class/net/{name}/address"))?;
+    mgmt_api::config::parse_mac(s.trim()).ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("{name} has no Ethernet address ({:?})", s.trim()),
+        )
+    })
+}
+
+/// IPv4 and IPv6 addresses of the box.
+pub type LocalAddresses = (Vec<[u8; 4]>, Vec<[u8; 16]>);
+
+/// The box's own addresses on every interface (and the IPv4 broadcast addresses): traffic to them is the
+/// kernel's.
+pub fn local_addresses() -> io::Result<LocalAddresses> {
+    let mut v4 = Vec::new();
+    let mut v6 = Vec::new();
+    let mut ifa: *mut libc::ifaddrs = std::ptr::null_mut();
+    // SAFETY: getifaddrs allocates a list we walk read-only and free once.
+    unsafe {
+        if libc::getifaddrs(&mut ifa) != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let mut p = ifa;
+        while !p.is_null() {
+            let a = &*p;
+            for sa in [a.ifa_addr, a.ifa_ifu] {
+                if sa.is_null() {
+                    continue;
+                }
+                if sa == a.ifa_ifu && a.ifa_flags & libc::IFF_BROADCAST as u32 == 0 {
+                    continue; // ifa_ifu is the peer address then, not ours
+                }
+                match i32::from((*sa).sa_family) {
+                    libc::AF_INET => {
+                        let sin = &*(sa as *const libc::sockaddr_in);
+                        v4.push(sin.sin_addr.s_addr.to_ne_bytes());
+                    }
+                    libc::AF_INET6 if sa == a.ifa_addr => {
+                        let sin6 = &*(sa as *const libc::sockaddr_in6);
+                        v6.push(sin6.sin6_addr.s6_addr);
+                    }
+                    _ => {}
+                }
+            }
+            p = a.ifa_next;
+        }
+        libc::freeifaddrs(ifa);
+    }
+    v4.sort_unstable();
+    v4.dedup();
+    v6.sort_unstable();
+    v6.dedup();
+    Ok((v4, v6))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_is_local() {
+        let (v4, _) = local_addresses().unwrap();
+        assert!(v4.contains(&[127, 0, 0, 1]), "{v4:?}");
+        assert_eq!(ifindex("lo"), Some(1));
+        assert_eq!(ifindex("no-such-if-xyz"), None);
+    }
+}
