@@ -46,8 +46,10 @@ for ns in $C $A $S; do
     # No DNS in the namespaces: python's http.server looks up its own name at start.
     mkdir -p "/etc/netns/$ns" && echo "nameserver 127.0.0.1" > "/etc/netns/$ns/resolv.conf"
 done
-ip link add dl-c6 netns $C type veth peer name dl-a6 netns $A
-ip link add dl-s4 netns $S type veth peer name dl-a4 netns $A
+# One queue per veth, as demo-live.toml has queues = 1 (a veth gets one queue per CPU by default).
+Q="numtxqueues 1 numrxqueues 1"
+ip link add dl-c6 netns $C $Q type veth peer name dl-a6 netns $A $Q
+ip link add dl-s4 netns $S $Q type veth peer name dl-a4 netns $A $Q
 ip -n $C link set dl-c6 up; ip -n $A link set dl-a6 up; ip -n $A link set dl-a4 up; ip -n $S link set dl-s4 up
 ip -n $C addr add 2001:db8:6::10/64 dev dl-c6 nodad
 ip -n $C route add default via 2001:db8:6::1

@@ -104,6 +104,11 @@ static SEQ: AtomicU32 = AtomicU32::new(0);
 
 impl Topo {
     fn new() -> Topo {
+        Topo::with_queues(1)
+    }
+
+    /// With `queues` receive/transmit queues on every veth.
+    fn with_queues(queues: u32) -> Topo {
         let s = format!(
             "{}{}",
             std::process::id() % 100_000,
@@ -133,11 +138,14 @@ impl Topo {
             )
             .unwrap();
         }
+        // One queue each: the appliance serves queue 0 (a veth gets one queue per CPU by default, and a
+        // flow hashed to a queue without a socket would go to the kernel instead).
+        let q = format!("numtxqueues {queues} numrxqueues {queues}");
         ok(&format!(
-            "ip link add c6-{s} netns {c} type veth peer name a6-{s} netns {a}"
+            "ip link add c6-{s} netns {c} {q} type veth peer name a6-{s} netns {a} {q}"
         ));
         ok(&format!(
-            "ip link add s4-{s} netns {v} type veth peer name a4-{s} netns {a}"
+            "ip link add s4-{s} netns {v} {q} type veth peer name a4-{s} netns {a} {q}"
         ));
         for (ns, i) in [(c, "c6"), (a, "a6"), (a, "a4"), (v, "s4")] {
             ok(&format!("ip -n {ns} link set {i}-{s} up"));
@@ -154,7 +162,9 @@ impl Topo {
         t
     }
 
-    fn config(&self, extra: &str) -> PathBuf {
+    /// The test config; `tenant_extra` goes into the tenant (e.g. its `[tenants.options]`), `extra` into
+    /// `[dataplane]`.
+    fn config_with(&self, extra: &str, tenant_extra: &str) -> PathBuf {
         let s = &self.s;
         let path = self.dir.join("xlat64.toml");
         std::fs::write(
@@ -171,6 +181,7 @@ own_ipv6 = "{BOX6}"
 [[tenants.eamt]]
 ipv4 = "{CLIENT_AS4}/32"
 ipv6 = "{CLIENT6}/128"
+{tenant_extra}
 
 [dataplane]
 interfaces = [{{ name = "a6-{s}", role = "ipv6" }}, {{ name = "a4-{s}", role = "ipv4" }}]
@@ -185,7 +196,11 @@ interfaces = [{{ name = "a6-{s}", role = "ipv6" }}, {{ name = "a4-{s}", role = "
     /// Starts the appliance and waits for its "ready" line; then lets the box resolve both neighbours (ARP and
     /// ND through the XDP program, which passes them to the kernel).
     fn start(&mut self, extra: &str) {
-        let cfg = self.config(extra);
+        self.start_with(extra, "");
+    }
+
+    fn start_with(&mut self, extra: &str, tenant_extra: &str) {
+        let cfg = self.config_with(extra, tenant_extra);
         let mut child = Command::new("ip")
             .args(["netns", "exec", &self.appliance, BIN, "--config"])
             .arg(&cfg)
@@ -578,4 +593,167 @@ fn bad_config_or_missing_interface_fails_cleanly() {
     let o = run(&format!("{BIN} --config {}", cfg.display()));
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("no [dataplane] section"));
+}
+
+#[test]
+fn smaller_mtu_answered_with_packet_too_big_and_fragments_both_ways() {
+    if !can_run() {
+        return;
+    }
+    let mut t = Topo::new();
+    let s = t.s.clone();
+    // The IPv4 side carries 1400 bytes.
+    ok(&format!("ip -n {} link set s4-{s} mtu 1400", t.server));
+    ok(&format!("ip -n {} link set a4-{s} mtu 1400", t.appliance));
+    t.start_with("", "[tenants.options]\nipv4_mtu = 1400");
+    let (c, v) = (t.client.clone(), t.server.clone());
+    // 1500 bytes of IPv6 that may not be fragmented: Packet Too Big from the appliance, MTU 1400 + 20.
+    let o = t.in_ns(&c, &format!("ping -6 -c 1 -M do -s 1452 -W 2 {SERVER_AS6}"));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        text.contains(&format!("From {BOX6}")) && text.contains("mtu=1420"),
+        "{text}\n{}",
+        t.diag()
+    );
+    // UDP datagrams larger than the MTU: the senders fragment them, the appliance translates fragment by
+    // fragment (and splits IPv4 fragments that grow past lowest_ipv6_mtu once more: outputs that are not the
+    // received frame, in chunks from the worker's free list); the receivers reassemble.
+    let rx = t.spawn(
+        &v,
+        &format!("timeout 5 socat -u UDP4-RECV:9999,bind={SERVER4} STDOUT"),
+    );
+    t.wait_listen(&v, "u", 9999);
+    ok(&format!(
+        "head -c 3000 /dev/zero | tr '\\0' x | ip netns exec {c} socat -u STDIN UDP6-SENDTO:[{SERVER_AS6}]:9999"
+    ));
+    let rx2 = t.spawn(
+        &c,
+        &format!("timeout 5 socat -u UDP6-RECV:9998,bind=[{CLIENT6}] STDOUT"),
+    );
+    t.wait_listen(&c, "u", 9998);
+    ok(&format!(
+        "head -c 3000 /dev/zero | tr '\\0' y | ip netns exec {v} socat -u STDIN UDP4-SENDTO:{CLIENT_AS4}:9998"
+    ));
+    for (k, want) in [(rx, "x".repeat(3000)), (rx2, "y".repeat(3000))] {
+        let child = std::mem::replace(&mut t.children[k], Command::new("true").spawn().unwrap());
+        let o = child.wait_with_output().unwrap();
+        let got = String::from_utf8_lossy(&o.stdout);
+        assert!(
+            got == want,
+            "UDP receiver got {} bytes\n{}",
+            got.len(),
+            t.diag()
+        );
+    }
+    // 1400-byte IPv4 echo requests with DF=0 become more than lowest_ipv6_mtu (1280) of IPv6: the appliance
+    // splits them into IPv6 fragments.
+    assert_pings(&t, &v, &format!("-M dont -s 1372 {CLIENT_AS4}"));
+    // A transfer across the smaller MTU completes both ways.
+    let www = t.dir.join("www");
+    std::fs::create_dir_all(&www).unwrap();
+    let body: String = (0..10_000).map(|i| format!("{:09}\n", i)).collect();
+    std::fs::write(www.join("file.txt"), &body).unwrap();
+    let www = www.display().to_string();
+    t.spawn(
+        &v,
+        &format!("python3 -m http.server --bind {SERVER4} --directory {www} 8080"),
+    );
+    t.spawn(
+        &c,
+        &format!("python3 -m http.server --bind {CLIENT6} --directory {www} 8081"),
+    );
+    t.wait_listen(&v, "t", 8080);
+    t.wait_listen(&c, "t", 8081);
+    for (ns, url) in [
+        (&c, format!("http://[{SERVER_AS6}]:8080/file.txt")),
+        (&v, format!("http://{CLIENT_AS4}:8081/file.txt")),
+    ] {
+        let o = t.in_ns(ns, &format!("curl -sS -m 10 {url}"));
+        assert!(
+            String::from_utf8_lossy(&o.stdout) == body,
+            "curl {url} from {ns}: {}\n{}",
+            String::from_utf8_lossy(&o.stderr),
+            t.diag()
+        );
+    }
+    let out = t.stop();
+    assert!(out.contains("packet_too_big="), "{out}");
+    assert!(counter(&out, "v4_to_v6", "fragments_created") >= 2, "{out}");
+}
+
+#[test]
+fn two_queues_two_workers() {
+    if !can_run() {
+        return;
+    }
+    let mut t = Topo::with_queues(2);
+    t.start("queues = 2\ncores = [0, 1]");
+    let (c, v) = (t.client.clone(), t.server.clone());
+    let www = t.dir.join("www");
+    std::fs::create_dir_all(&www).unwrap();
+    std::fs::write(www.join("f.txt"), "x".repeat(50_000)).unwrap();
+    let www = www.display().to_string();
+    t.spawn(
+        &v,
+        &format!("python3 -m http.server --bind {SERVER4} --directory {www} 8080"),
+    );
+    t.wait_listen(&v, "t", 8080);
+    // 16 connections: the client's veth spreads them over its two queues by flow hash, so both of the
+    // appliance's receive queues (and workers) see traffic.
+    let url = format!("http://[{SERVER_AS6}]:8080/f.txt");
+    let o = t.in_ns(
+        &c,
+        &format!("sh -c 'for i in $(seq 16); do curl -sS -m 10 -o /dev/null -w \"%{{size_download}}\\n\" {url}; done'"),
+    );
+    let sizes = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(
+        sizes.lines().filter(|l| *l == "50000").count(),
+        16,
+        "{sizes}\n{}",
+        t.diag()
+    );
+    let out = t.stop();
+    for w in ["worker 0: rx", "worker 1: rx"] {
+        let rx: u64 = out
+            .lines()
+            .find(|l| l.starts_with(w))
+            .and_then(|l| l.split_whitespace().nth(3))
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0);
+        assert!(rx > 0, "{w} = 0:\n{out}");
+    }
+}
+
+#[test]
+fn stale_program_replaced_and_counters_on_sigusr1() {
+    if !can_run() {
+        return;
+    }
+    let mut t = Topo::new();
+    let (a, s) = (t.appliance.clone(), t.s.clone());
+    // A program left attached the old (netlink) way, as after a crash.
+    let obj = concat!(env!("OUT_DIR"), "/steer.bpf.o");
+    ok(&format!(
+        "ip -n {a} link set dev a6-{s} xdp obj {obj} sec xdp"
+    ));
+    let before = ok(&format!("ip -n {a} link show a6-{s}"));
+    assert!(before.contains("prog/xdp"), "{before}");
+    t.start("");
+    assert_pings(&t, &t.client, &format!("-6 {SERVER_AS6}"));
+    // SIGUSR1: the counters, while running.
+    let pid = t.dp.as_ref().unwrap().child.id();
+    // SAFETY: kill(2) on our child.
+    unsafe { libc::kill(pid as i32, libc::SIGUSR1) };
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !t.output().iter().any(|l| l.contains("v6_to_v4: received")) {
+        assert!(
+            Instant::now() < deadline,
+            "no counters after SIGUSR1:\n{}",
+            t.diag()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    t.stop();
+    let after = ok(&format!("ip -n {a} link show a6-{s}"));
+    assert!(!after.contains("prog/xdp"), "{after}");
 }

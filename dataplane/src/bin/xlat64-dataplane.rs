@@ -88,6 +88,16 @@ fn main() -> Result<()> {
             );
         };
         let mac = l2::if_mac(&i.name).with_context(|| format!("interface {:?}", i.name))?;
+        if let Some(n) = l2::rx_queues(&i.name) {
+            if n > u32::from(dp.queues) {
+                eprintln!(
+                    "xlat64-dataplane: warning: {} has {n} receive queues but dataplane.queues = {}: traffic \
+                     arriving on queues {}..{n} goes to the kernel untranslated (set queues = {n}, or reduce the \
+                     interface's channels with ethtool -L)",
+                    i.name, dp.queues, dp.queues
+                );
+            }
+        }
         ifaces.push(Iface {
             name: i.name.clone(),
             role: i.role,

@@ -140,6 +140,16 @@ pub fn if_mac(name: &str) -> io::Result<[u8; 6]> {
     })
 }
 
+/// Number of receive queues of interface `name` (from sysfs).
+pub fn rx_queues(name: &str) -> Option<u32> {
+    let n = std::fs::read_dir(format!("/sys/class/net/{name}/queues"))
+        .ok()?
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().starts_with("rx-"))
+        .count();
+    u32::try_from(n).ok()
+}
+
 /// IPv4 and IPv6 addresses of the box.
 pub type LocalAddresses = (Vec<[u8; 4]>, Vec<[u8; 16]>);
 
