@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::frame::{Frame, RxMeta, FRAME_SIZE};
-use crate::io::afxdp::{chunk_of, RxDesc, XskPort, XDP_HEADROOM};
+use crate::io::afxdp::{chunk_of, RxDesc, XdpStats, XskPort, XDP_HEADROOM};
 use crate::l2::{L2Error, Resolver};
 use crate::pipeline::{Output, Pipeline};
 use crate::stats::{Direction, Stats};
@@ -86,6 +86,8 @@ pub struct WorkerReport {
     pub io: IoCounters,
     pub stats: Stats,
     pub arp_nd_probes: u64,
+    /// The kernel's counters of each socket (interface name, counters).
+    pub xdp: Vec<(String, XdpStats)>,
 }
 
 impl fmt::Display for WorkerReport {
@@ -109,6 +111,20 @@ impl fmt::Display for WorkerReport {
             io.rx_not_ip,
             self.arp_nd_probes
         )?;
+        for (name, x) in &self.xdp {
+            writeln!(
+                f,
+                "worker {}: socket {name}: kernel rx_dropped {} rx_ring_full {} fill_ring_empty {} \
+                 rx_invalid {} tx_invalid {} tx_ring_empty {}",
+                self.queue,
+                x.rx_dropped,
+                x.rx_ring_full,
+                x.rx_fill_ring_empty_descs,
+                x.rx_invalid_descs,
+                x.tx_invalid_descs,
+                x.tx_ring_empty_descs
+            )?;
+        }
         for d in Direction::ALL {
             let s = self.stats.dir(d);
             write!(
@@ -211,12 +227,25 @@ impl Worker {
             io: self.io,
             stats: self.pipeline.stats().clone(),
             arp_nd_probes: self.resolver.as_ref().map_or(0, |r| r.probes),
+            xdp: (0..self.port.sockets().len())
+                .filter_map(|k| {
+                    let st = self.port.xdp_stats(k)?;
+                    Some((self.port.sockets()[k].ifname.clone(), st))
+                })
+                .collect(),
         }
     }
 
     /// Waits for work: spins (busy mode, waking the kernel's RX when it asks) or sleeps in poll().
     fn idle(&mut self) {
-        self.port.kick_outstanding();
+        // Copy mode sends at most 32 frames per kick: finish what the last batch queued before sleeping.
+        for _ in 0..64 {
+            if !self.port.tx_in_flight() {
+                break;
+            }
+            self.port.kick_outstanding();
+            self.port.complete();
+        }
         if self.cfg.busy_poll {
             for s in 0..self.port.sockets().len() {
                 if self.port.fill_needs_wakeup(s) {
@@ -226,7 +255,13 @@ impl Worker {
             std::hint::spin_loop();
         } else {
             self.io.polls += 1;
-            self.port.poll(self.cfg.poll_timeout_ms);
+            // Frames still in flight (the device is busy): come back soon to kick again.
+            let timeout = if self.port.tx_in_flight() {
+                1
+            } else {
+                self.cfg.poll_timeout_ms
+            };
+            self.port.poll(timeout);
         }
     }
 
@@ -249,14 +284,11 @@ impl Worker {
         self.port.complete();
         self.rx.clear();
         let mut got = 0u32;
-        let mut descs = Vec::new();
         for s in 0..self.port.sockets().len() {
             if got >= self.cfg.batch {
                 break;
             }
-            descs.clear();
-            got += self.port.rx(s, self.cfg.batch - got, &mut descs);
-            self.rx.extend(descs.iter().map(|&d| (s, d)));
+            got += self.port.rx(s, self.cfg.batch - got, &mut self.rx);
         }
         if got == 0 {
             self.port.refill_all();

@@ -257,8 +257,9 @@ impl XskPort {
         unsafe { self.area.add(base) }
     }
 
-    /// Copies up to `max` received descriptors of socket `sock` into `out` and releases them from the ring.
-    pub fn rx(&mut self, sock: usize, max: u32, out: &mut Vec<RxDesc>) -> u32 {
+    /// Copies up to `max` received descriptors of socket `sock` into `out` (tagged with `sock`) and releases
+    /// them from the ring.
+    pub fn rx(&mut self, sock: usize, max: u32, out: &mut Vec<(usize, RxDesc)>) -> u32 {
         let rx = &mut *self.sockets[sock].rings.rx;
         let mut idx = 0u32;
         // SAFETY: the ring was set up by xsk_socket__create_shared; this thread is its only consumer.
@@ -266,10 +267,13 @@ impl XskPort {
             let n = sys::xsk_ring_cons__peek(rx, max, &mut idx);
             for k in 0..n {
                 let d = &*sys::xsk_ring_cons__rx_desc(rx, idx.wrapping_add(k));
-                out.push(RxDesc {
-                    addr: d.addr,
-                    len: d.len,
-                });
+                out.push((
+                    sock,
+                    RxDesc {
+                        addr: d.addr,
+                        len: d.len,
+                    },
+                ));
             }
             // Release: the descriptors were copied; the frames are ours now.
             sys::xsk_ring_cons__release(rx, n);
@@ -313,7 +317,13 @@ impl XskPort {
         }
     }
 
-    /// Kicks TX on sockets with frames still in flight (copy mode sends only when kicked).
+    /// True if some socket has TX frames not completed yet.
+    pub fn tx_in_flight(&self) -> bool {
+        self.sockets.iter().any(|s| s.tx_outstanding > 0)
+    }
+
+    /// Kicks TX on sockets with frames still in flight (copy mode sends only when kicked, and at most 32
+    /// frames per kick).
     pub fn kick_outstanding(&mut self) {
         for s in &mut self.sockets {
             if s.tx_outstanding > 0 {
