@@ -80,7 +80,7 @@ pub struct XskSizes {
 
 impl Default for XskSizes {
     fn default() -> Self {
-        XskSizes { ring: 1024 }
+        XskSizes { ring: 2048 }
     }
 }
 
@@ -454,16 +454,32 @@ pub struct XdpStats {
     pub tx_ring_empty_descs: u64,
 }
 
-fn kick_tx(s: &XskSocket) {
-    // SAFETY: reads the shared flags word.
-    let needs = unsafe { sys::xsk_ring_prod__needs_wakeup(&*s.rings.tx) != 0 };
-    if !needs {
-        return;
-    }
-    // SAFETY: zero-length sendto on our own socket: the AF_XDP TX kick. EAGAIN/EBUSY/ENOBUFS mean "busy, try
-    // again on the next kick" and are not errors.
-    unsafe {
-        libc::sendto(s.fd, ptr::null(), 0, libc::MSG_DONTWAIT, ptr::null(), 0);
+fn kick_tx(s: &mut XskSocket) {
+    // Copy mode transmits at most 32 frames per kick, synchronously: kick again while that makes progress
+    // (the ring's free count grows). A zero-copy driver sends asynchronously: the first kick shows no
+    // progress and the loop stops there.
+    let size = s.rings.tx.size;
+    for _ in 0..64 {
+        // SAFETY: reads the shared flags word.
+        let needs = unsafe { sys::xsk_ring_prod__needs_wakeup(&*s.rings.tx) != 0 };
+        if !needs {
+            return;
+        }
+        // SAFETY: this thread is the ring's only producer; nb_free refreshes the cached consumer index.
+        let before = unsafe { sys::xsk_prod_nb_free(&mut *s.rings.tx, size) };
+        if before >= size {
+            return; // everything submitted was consumed
+        }
+        // SAFETY: zero-length sendto on our own socket: the AF_XDP TX kick. EAGAIN/EBUSY/ENOBUFS mean "busy,
+        // try again on the next kick" and are not errors.
+        unsafe {
+            libc::sendto(s.fd, ptr::null(), 0, libc::MSG_DONTWAIT, ptr::null(), 0);
+        }
+        // SAFETY: as above.
+        let after = unsafe { sys::xsk_prod_nb_free(&mut *s.rings.tx, size) };
+        if after <= before {
+            return;
+        }
     }
 }
 
