@@ -8,7 +8,7 @@
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use clap::Parser;
@@ -21,6 +21,9 @@ use dataplane::tables::Snapshot;
 use dataplane::worker::{self, Control, Egress, WorkerConfig};
 use mgmt_api::config::{parse_mac, InterfaceRole, PollMode};
 use mgmt_api::Config;
+
+/// How often the box's own addresses are re-read (traffic to them is never translated).
+const ADDRESS_REFRESH: Duration = Duration::from_secs(1);
 
 #[derive(Parser, Debug)]
 #[command(
@@ -194,8 +197,31 @@ fn main() -> Result<()> {
         dp.poll_mode
     );
 
+    let (mut cur4, mut cur6) = (local4, local6);
+    let mut last_refresh = Instant::now();
     while !TERM.load(Ordering::Relaxed) {
         std::thread::sleep(Duration::from_millis(50));
+        // The box's addresses may change while it runs: keep traffic to them out of the translator.
+        if last_refresh.elapsed() >= ADDRESS_REFRESH {
+            last_refresh = Instant::now();
+            if let Ok((new4, new6)) = l2::local_addresses() {
+                for p in &progs {
+                    for a in new4.iter().filter(|a| !cur4.contains(a)) {
+                        let _ = p.add_local4(*a);
+                    }
+                    for a in cur4.iter().filter(|a| !new4.contains(a)) {
+                        p.remove_local4(*a);
+                    }
+                    for a in new6.iter().filter(|a| !cur6.contains(a)) {
+                        let _ = p.add_local6(*a);
+                    }
+                    for a in cur6.iter().filter(|a| !new6.contains(a)) {
+                        p.remove_local6(*a);
+                    }
+                }
+                (cur4, cur6) = (new4, new6);
+            }
+        }
         if USR1.swap(false, Ordering::Relaxed) {
             ctl.dump.fetch_add(1, Ordering::Relaxed);
         }

@@ -165,6 +165,21 @@ impl SteerProgram {
         self.update(self.local4, &addr, &1u32, "local4 map")
     }
 
+    /// Steers this IPv6 destination again (no longer one of the box's addresses).
+    pub fn remove_local6(&self, addr: [u8; 16]) {
+        self.delete(self.local6, &addr);
+    }
+
+    /// Steers this IPv4 destination again.
+    pub fn remove_local4(&self, addr: [u8; 4]) {
+        self.delete(self.local4, &addr);
+    }
+
+    fn delete<K>(&self, fd: i32, key: &K) {
+        // SAFETY: key is a plain value of the map's key size; a missing key (ENOENT) is fine.
+        unsafe { sys::bpf_map_delete_elem(fd, (key as *const K).cast::<c_void>()) };
+    }
+
     /// Sends what arrives on receive queue `queue` to the AF_XDP socket `fd`.
     pub fn set_xsk(&self, queue: u32, fd: i32) -> io::Result<()> {
         self.update(self.xsks, &queue, &(fd as u32), "xsks map")
