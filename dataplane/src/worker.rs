@@ -6,6 +6,8 @@
 //! (fragments) are copied into a free chunk from the worker's free list; none free is a counted drop.
 
 use std::fmt;
+
+use hdrhistogram::Histogram;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -88,6 +90,8 @@ pub struct WorkerReport {
     pub arp_nd_probes: u64,
     /// The kernel's counters of each socket (interface name, counters).
     pub xdp: Vec<(String, XdpStats)>,
+    /// Time to process one batch (receive to TX kick), nanoseconds.
+    pub batch_ns: Histogram<u64>,
 }
 
 impl fmt::Display for WorkerReport {
@@ -111,6 +115,21 @@ impl fmt::Display for WorkerReport {
             io.rx_not_ip,
             self.arp_nd_probes
         )?;
+        let h = &self.batch_ns;
+        if !h.is_empty() {
+            writeln!(
+                f,
+                "worker {}: batch latency ns: p50 {} p90 {} p99 {} p99.9 {} max {} ({} batches, mean {:.1} packets)",
+                self.queue,
+                h.value_at_quantile(0.5),
+                h.value_at_quantile(0.9),
+                h.value_at_quantile(0.99),
+                h.value_at_quantile(0.999),
+                h.max(),
+                h.len(),
+                io.rx_packets as f64 / h.len() as f64
+            )?;
+        }
         for (name, x) in &self.xdp {
             writeln!(
                 f,
@@ -167,6 +186,7 @@ struct Worker {
     io: IoCounters,
     rx: Vec<(usize, RxDesc)>,
     pending: Vec<Pending>,
+    batch_ns: Histogram<u64>,
     /// L2 failures logged so far (the first few are, to help set-up; the rest are only counted).
     l2_logged: u32,
 }
@@ -203,6 +223,8 @@ pub fn run(
         rx: Vec::with_capacity(cfg.batch as usize),
         pending: Vec::with_capacity(8),
         l2_logged: 0,
+        // 1 ns .. 10 s, 3 significant digits: fixed size, never resized on the packet path.
+        batch_ns: Histogram::new_with_bounds(1, 10_000_000_000, 3).expect("valid bounds"),
         cfg,
     };
     let mut dump_seen = ctl.dump.load(Ordering::Relaxed);
@@ -233,6 +255,7 @@ impl Worker {
                     Some((self.port.sockets()[k].ifname.clone(), st))
                 })
                 .collect(),
+            batch_ns: self.batch_ns.clone(),
         }
     }
 
@@ -304,6 +327,8 @@ impl Worker {
         self.rx = rx;
         self.port.flush_tx();
         self.port.refill_all();
+        let ns = u64::try_from(now.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.batch_ns.saturating_record(ns);
         true
     }
 

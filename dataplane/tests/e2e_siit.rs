@@ -421,6 +421,7 @@ fn ping_both_ways_and_counters() {
     assert!(counter(&out, "v6_to_v4", "translated") >= 2, "{out}");
     assert!(counter(&out, "v4_to_v6", "translated") >= 2, "{out}");
     assert!(out.contains("xlat64-dataplane: stopped"), "{out}");
+    assert!(out.contains("batch latency ns: p50"), "{out}");
     // Detached on exit.
     let links = ok(&format!("ip -n {} link", t.appliance));
     assert!(
