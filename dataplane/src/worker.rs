@@ -248,7 +248,7 @@ impl Worker {
             queue: self.cfg.queue,
             io: self.io,
             stats: self.pipeline.stats().clone(),
-            arp_nd_probes: self.resolver.as_ref().map_or(0, |r| r.probes),
+            arp_nd_probes: self.resolver.as_ref().map_or(0, |r| r.probes()),
             xdp: (0..self.port.sockets().len())
                 .filter_map(|k| {
                     let st = self.port.xdp_stats(k)?;
@@ -320,6 +320,9 @@ impl Worker {
         self.io.batches += 1;
         self.io.rx_packets += u64::from(got);
         let now = Instant::now();
+        if let Some(r) = self.resolver.as_mut() {
+            r.absorb(now);
+        }
         let rx = std::mem::take(&mut self.rx);
         for &(sock, d) in &rx {
             self.one(sock, d, now);

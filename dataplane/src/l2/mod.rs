@@ -2,22 +2,27 @@
 //!
 //! The destination MAC comes from the kernel's tables, the way the kernel itself would forward: the route to
 //! the packet's destination gives the next hop and the interface, the neighbour table the next hop's MAC
-//! (both through [`netlink`]). Answers are cached per destination for [`HIT_TTL`] (so a changed neighbour is
-//! picked up within that time); a destination whose next hop is not resolved makes the kernel resolve it (a
-//! zero-length UDP datagram to the next hop's discard port makes it send ARP or ND) and its packets are
-//! counted drops until it is, re-asked at most every [`MISS_TTL`]. A static next-hop MAC per interface
-//! bypasses all of it.
+//! (both through [`netlink`]). Answers are cached per (destination, interface). The first packet to a
+//! destination asks the kernel right away (two netlink round trips); after that, entries are refreshed
+//! every [`HIT_TTL`] by a helper thread while the worker keeps using the answer it has, so the packet path
+//! makes no system calls for known destinations. A destination whose next hop is not resolved makes the
+//! kernel resolve it (a zero-length UDP datagram to the next hop's discard port makes it send ARP or ND), and
+//! its packets are counted drops until it is, re-asked every [`MISS_TTL`]. A static next-hop MAC per
+//! interface bypasses all of it.
 
 pub mod netlink;
 
 use std::collections::HashMap;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV6, UdpSocket};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use netlink::{Neighbour, Netlink};
 
-/// How long a resolved destination is used before it is looked up again.
+/// How long a resolved destination is used before it is looked up again (in the background).
 pub const HIT_TTL: Duration = Duration::from_secs(2);
 /// How long an unresolved destination waits before the tables are asked again.
 pub const MISS_TTL: Duration = Duration::from_millis(50);
@@ -33,56 +38,44 @@ pub enum L2Error {
     Unresolved,
 }
 
+type Key = (IpAddr, u32);
+type Answer = Result<[u8; 6], L2Error>;
+
+fn ttl(a: &Answer) -> Duration {
+    if a.is_ok() {
+        HIT_TTL
+    } else {
+        MISS_TTL
+    }
+}
+
 #[derive(Debug, Clone, Copy)]
 struct Entry {
-    result: Result<[u8; 6], L2Error>,
-    expires: Instant,
+    result: Answer,
+    refresh_at: Instant,
+    /// A refresh was requested and has not been answered yet.
+    asked: bool,
 }
 
-/// A worker's destination → MAC cache over the kernel's route and neighbour tables.
-pub struct Resolver {
+/// Route and neighbour lookups through netlink, and resolution probes.
+struct Lookup {
     nl: Netlink,
-    cache: HashMap<(IpAddr, u32), Entry>,
     probe4: Option<UdpSocket>,
     probe6: Option<UdpSocket>,
-    /// Resolutions triggered (ARP/ND probes).
-    pub probes: u64,
+    probes: Arc<AtomicU64>,
 }
 
-impl Resolver {
-    pub fn new() -> io::Result<Resolver> {
-        Ok(Resolver {
+impl Lookup {
+    fn new(probes: Arc<AtomicU64>) -> io::Result<Lookup> {
+        Ok(Lookup {
             nl: Netlink::open()?,
-            cache: HashMap::new(),
             probe4: UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0)).ok(),
             probe6: UdpSocket::bind((Ipv6Addr::UNSPECIFIED, 0)).ok(),
-            probes: 0,
+            probes,
         })
     }
 
-    /// The MAC to send a packet for `dst` to, out of interface `ifindex`.
-    pub fn resolve(&mut self, dst: IpAddr, ifindex: u32, now: Instant) -> Result<[u8; 6], L2Error> {
-        if let Some(e) = self.cache.get(&(dst, ifindex)) {
-            if e.expires > now {
-                return e.result;
-            }
-        }
-        let result = self.lookup(dst, ifindex);
-        let ttl = if result.is_ok() { HIT_TTL } else { MISS_TTL };
-        if self.cache.len() > 65536 {
-            self.cache.retain(|_, e| e.expires > now);
-        }
-        self.cache.insert(
-            (dst, ifindex),
-            Entry {
-                result,
-                expires: now + ttl,
-            },
-        );
-        result
-    }
-
-    fn lookup(&mut self, dst: IpAddr, ifindex: u32) -> Result<[u8; 6], L2Error> {
+    fn lookup(&mut self, (dst, ifindex): Key) -> Answer {
         let route = match self.nl.route_get(dst) {
             Ok(Some(r)) => r,
             _ => return Err(L2Error::NoRoute),
@@ -101,7 +94,8 @@ impl Resolver {
 
     /// Makes the kernel resolve `next_hop`: a zero-length datagram to its discard port.
     fn probe(&mut self, next_hop: IpAddr, oif: u32) {
-        self.probes += 1;
+        // Relaxed: a statistic.
+        self.probes.fetch_add(1, Ordering::Relaxed);
         let _ = match next_hop {
             IpAddr::V4(a) => self
                 .probe4
@@ -118,6 +112,108 @@ impl Resolver {
                     .map(|s| s.send_to(&[], SocketAddrV6::new(a, 9, 0, scope)))
             }
         };
+    }
+}
+
+/// A worker's (destination, interface) → MAC cache over the kernel's route and neighbour tables, with a
+/// helper thread that refreshes it.
+pub struct Resolver {
+    sync: Lookup,
+    cache: HashMap<Key, Entry>,
+    requests: Option<mpsc::Sender<Key>>,
+    answers: mpsc::Receiver<(Key, Answer)>,
+    probes: Arc<AtomicU64>,
+}
+
+impl Resolver {
+    pub fn new() -> io::Result<Resolver> {
+        let probes = Arc::new(AtomicU64::new(0));
+        let sync = Lookup::new(probes.clone())?;
+        let mut helper = Lookup::new(probes.clone())?;
+        let (req_tx, req_rx) = mpsc::channel::<Key>();
+        let (ans_tx, ans_rx) = mpsc::channel();
+        std::thread::Builder::new()
+            .name("xlat64-l2".into())
+            .spawn(move || {
+                // Ends when the resolver (the requests' sender) is dropped.
+                for key in req_rx {
+                    let a = helper.lookup(key);
+                    if ans_tx.send((key, a)).is_err() {
+                        break;
+                    }
+                }
+            })?;
+        Ok(Resolver {
+            sync,
+            cache: HashMap::new(),
+            requests: Some(req_tx),
+            answers: ans_rx,
+            probes,
+        })
+    }
+
+    /// Resolutions triggered so far (ARP/ND probes).
+    pub fn probes(&self) -> u64 {
+        self.probes.load(Ordering::Relaxed)
+    }
+
+    /// Takes in the helper's answers (once per batch).
+    pub fn absorb(&mut self, now: Instant) {
+        while let Ok((key, result)) = self.answers.try_recv() {
+            self.cache.insert(
+                key,
+                Entry {
+                    result,
+                    refresh_at: now + ttl(&result),
+                    asked: false,
+                },
+            );
+        }
+    }
+
+    /// The MAC to send a packet for `dst` to, out of interface `ifindex`.
+    pub fn resolve(&mut self, dst: IpAddr, ifindex: u32, now: Instant) -> Answer {
+        let key = (dst, ifindex);
+        if let Some(e) = self.cache.get_mut(&key) {
+            if now >= e.refresh_at && !e.asked {
+                // Background refresh; meanwhile the current answer stands.
+                match self.requests.as_ref().map(|r| r.send(key)) {
+                    Some(Ok(())) => e.asked = true,
+                    _ => {
+                        // No helper any more: ask synchronously.
+                        let result = self.sync.lookup(key);
+                        *e = Entry {
+                            result,
+                            refresh_at: now + ttl(&result),
+                            asked: false,
+                        };
+                    }
+                }
+            }
+            return e.result;
+        }
+        let result = self.sync.lookup(key);
+        if self.cache.len() >= 65536 {
+            // Forget destinations not refreshed for a minute.
+            self.cache
+                .retain(|_, e| e.refresh_at + Duration::from_secs(60) > now);
+        }
+        self.cache.insert(
+            key,
+            Entry {
+                result,
+                refresh_at: now + ttl(&result),
+                asked: false,
+            },
+        );
+        result
+    }
+}
+
+impl Drop for Resolver {
+    fn drop(&mut self) {
+        // Closing the request channel ends the helper thread.
+        self.requests = None;
     }
 }
 
