@@ -64,7 +64,8 @@ pub struct Dataplane {
     /// Queues per interface, each served by one worker thread (queue IDs 0..queues), 1..=64.
     #[serde(default = "default_queues")]
     pub queues: u16,
-    /// CPU cores to pin the workers to, in queue order (worker q on `cores[q % len]`). Empty: not pinned.
+    /// CPU cores to pin the workers to, in queue order (worker q on `cores[q % len]`). Empty: worker q on the
+    /// q-th CPU the process may run on.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub cores: Vec<usize>,
     /// Most frames a worker receives and processes in one pass, 1..=1024.

@@ -164,6 +164,7 @@ fn main() -> Result<()> {
 
     install_signals();
     let ctl = Arc::new(Control::default());
+    let allowed = core_affinity::get_core_ids().unwrap_or_default();
     let mut handles = Vec::new();
     for (q, port) in ports.into_iter().enumerate() {
         let wcfg = WorkerConfig {
@@ -171,7 +172,12 @@ fn main() -> Result<()> {
             batch: u32::from(dp.batch_size),
             busy_poll: dp.poll_mode == PollMode::Busy,
             poll_timeout_ms: dp.poll_timeout_ms as i32,
-            core: (!dp.cores.is_empty()).then(|| dp.cores[q % dp.cores.len()]),
+            core: if dp.cores.is_empty() {
+                // Worker q on the q-th CPU this process may use.
+                allowed.get(q % allowed.len().max(1)).map(|c| c.id)
+            } else {
+                Some(dp.cores[q % dp.cores.len()])
+            },
             ingress: ingress.clone(),
             v6: egress(v6i),
             v4: egress(v4i),

@@ -80,7 +80,7 @@ impl Lookup {
             Ok(Some(r)) => r,
             _ => return Err(L2Error::NoRoute),
         };
-        if route.oif != ifindex {
+        if route.oif != ifindex && !is_upper_of(route.oif, ifindex) {
             return Err(L2Error::WrongInterface);
         }
         match self.nl.neigh_get(route.next_hop, route.oif) {
@@ -217,6 +217,30 @@ impl Drop for Resolver {
     }
 }
 
+/// Name of interface `ifindex`.
+pub fn ifname(ifindex: u32) -> Option<String> {
+    let mut buf = [0 as libc::c_char; libc::IF_NAMESIZE];
+    // SAFETY: buf has IF_NAMESIZE bytes, as if_indextoname requires.
+    let p = unsafe { libc::if_indextoname(ifindex, buf.as_mut_ptr()) };
+    if p.is_null() {
+        return None;
+    }
+    // SAFETY: if_indextoname wrote a NUL-terminated name into buf.
+    let c = unsafe { std::ffi::CStr::from_ptr(buf.as_ptr()) };
+    Some(c.to_string_lossy().into_owned())
+}
+
+/// True if interface `upper` sits on `lower` (a VLAN interface on its parent: sysfs `lower_<name>`), so
+/// that a route through `upper` leaves through `lower` (tagged).
+pub fn is_upper_of(upper: u32, lower: u32) -> bool {
+    match (ifname(upper), ifname(lower)) {
+        (Some(u), Some(l)) => {
+            std::path::Path::new(&format!("/sys/class/net/{u}/lower_{l}")).exists()
+        }
+        _ => false,
+    }
+}
+
 /// Interface index of `name`, if it exists.
 pub fn ifindex(name: &str) -> Option<u32> {
     let c = std::ffi::CString::new(name).ok()?;
@@ -302,6 +326,8 @@ mod tests {
         let (v4, _) = local_addresses().unwrap();
         assert!(v4.contains(&[127, 0, 0, 1]), "{v4:?}");
         assert_eq!(ifindex("lo"), Some(1));
+        assert_eq!(ifname(1).as_deref(), Some("lo"));
+        assert!(!is_upper_of(1, 1));
         assert_eq!(ifindex("no-such-if-xyz"), None);
     }
 }
