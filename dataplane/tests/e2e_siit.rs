@@ -239,9 +239,17 @@ interfaces = {interfaces}
 
     fn start_with(&mut self, extra: &str, tenant_extra: &str) {
         let cfg = self.config_with(extra, tenant_extra);
+        self.launch(&cfg);
+        let a = &self.appliance;
+        ok(&format!("ip netns exec {a} ping -c 1 -W 2 {SERVER4}"));
+        ok(&format!("ip netns exec {a} ping -6 -c 1 -W 2 {CLIENT6}"));
+    }
+
+    /// Runs the appliance with config `cfg` in its namespace and waits for its "ready" line.
+    fn launch(&mut self, cfg: &std::path::Path) {
         let mut child = Command::new("ip")
             .args(["netns", "exec", &self.appliance, BIN, "--config"])
-            .arg(&cfg)
+            .arg(cfg)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -277,9 +285,6 @@ interfaces = {interfaces}
             );
             std::thread::sleep(Duration::from_millis(50));
         }
-        let a = &self.appliance;
-        ok(&format!("ip netns exec {a} ping -c 1 -W 2 {SERVER4}"));
-        ok(&format!("ip netns exec {a} ping -6 -c 1 -W 2 {CLIENT6}"));
     }
 
     fn output(&self) -> Vec<String> {
@@ -849,4 +854,135 @@ fn idle_appliance_sleeps_in_interrupt_mode() {
     // 2 s are 200 ticks of one core; a spinning worker would use them all.
     assert!(used < 20, "idle appliance used {used} ticks in 2 s");
     t.stop();
+}
+
+/// Sends one 802.1Q-tagged ICMP echo request per VLAN from a raw socket, then reports the tagged echo
+/// replies that come back as "vlan=V src=A id=I" lines. (This kernel has no VLAN interfaces, so the IPv4 side
+/// of the VLAN test speaks raw Ethernet.)
+const VLAN_PEER_PY: &str = r#"
+import socket, struct, sys, time
+ifname, dst_mac, src_ip, dst_ip = sys.argv[1], bytes.fromhex(sys.argv[2].replace(':', '')), sys.argv[3], sys.argv[4]
+vlans = [int(v) for v in sys.argv[5].split(',')]
+def csum(b):
+    if len(b) % 2: b += b'\0'
+    s = sum(struct.unpack('!%dH' % (len(b) // 2), b))
+    while s >> 16: s = (s & 0xffff) + (s >> 16)
+    return (~s) & 0xffff
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3))
+s.bind((ifname, 0))
+s.setsockopt(263, 8, 1)  # SOL_PACKET, PACKET_AUXDATA
+src_mac = s.getsockname()[4]
+for v in vlans:
+    icmp = struct.pack('!BBHHH', 8, 0, 0, v, 1) + b'vlan-test-payload'
+    icmp = icmp[:2] + struct.pack('!H', csum(icmp)) + icmp[4:]
+    ip = struct.pack('!BBHHHBBH4s4s', 0x45, 0, 20 + len(icmp), v, 0, 64, 1, 0,
+                     socket.inet_aton(src_ip), socket.inet_aton(dst_ip))
+    ip = ip[:10] + struct.pack('!H', csum(ip)) + ip[12:]
+    s.send(dst_mac + src_mac + struct.pack('!HHH', 0x8100, v, 0x0800) + ip + icmp)
+s.settimeout(0.2)
+end = time.time() + 3
+seen = set()
+while time.time() < end and len(seen) < len(vlans):
+    try:
+        data, anc, _, _ = s.recvmsg(4096, socket.CMSG_SPACE(64))
+    except socket.timeout:
+        continue
+    vid = None
+    for lvl, typ, d in anc:
+        if lvl == 263 and typ == 8:
+            status, _, _, _, _, tci, _ = struct.unpack('IIIHHHH', d[:20])
+            if status & 0x10:  # TP_STATUS_VLAN_VALID
+                vid = tci & 0xfff
+    et = struct.unpack('!H', data[12:14])[0]
+    off = 14
+    if et == 0x8100:
+        vid = struct.unpack('!H', data[14:16])[0] & 0xfff
+        et = struct.unpack('!H', data[16:18])[0]
+        off = 18
+    if et != 0x0800 or data[off + 9] != 1 or data[off + 20] != 0:
+        continue
+    src = socket.inet_ntoa(data[off + 12:off + 16])
+    ident = struct.unpack('!H', data[off + 24:off + 26])[0]
+    seen.add(vid)
+    print('vlan=%s src=%s id=%d' % (vid, src, ident), flush=True)
+"#;
+
+#[test]
+fn vlan_tenants_share_ipv4_addresses() {
+    if !can_run() {
+        return;
+    }
+    let mut t = Topo::new();
+    let (a, c, v, s) = (
+        t.appliance.clone(),
+        t.client.clone(),
+        t.server.clone(),
+        t.s.clone(),
+    );
+    let mac = |ns: &str, dev: &str| -> String {
+        let o = ok(&format!("ip -n {ns} -o link show {dev}"));
+        let w: Vec<&str> = o.split_whitespace().collect();
+        let i = w.iter().position(|x| *x == "link/ether").unwrap();
+        w[i + 1].to_string()
+    };
+    let (a4_mac, s4_mac) = (mac(&a, &format!("a4-{s}")), mac(&v, &format!("s4-{s}")));
+    // The client answers for both tenants: one address each.
+    ok(&format!(
+        "ip -n {c} addr add 2001:db8:6::20/64 dev c6-{s} nodad"
+    ));
+    // Two tenants use the same IPv4 address 10.0.0.5, told apart by VLAN; the IPv4 side's MAC is static
+    // (the neighbour table cannot say which VLAN a MAC is on here).
+    t.interfaces = format!(
+        r#"[{{ name = "a6-{s}", role = "ipv6" }}, {{ name = "a4-{s}", role = "ipv4", next_hop_mac = "{s4_mac}" }}]"#
+    );
+    let cfg = t.dir.join("vlan.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            r#"
+[[tenants]]
+name = "blue"
+id = 1
+pool6 = "2001:db8:b4::/96"
+ipv4_side = {{ vlan = 100 }}
+eamt = [{{ ipv4 = "10.0.0.5/32", ipv6 = "{CLIENT6}/128" }}]
+
+[[tenants]]
+name = "red"
+id = 2
+pool6 = "2001:db8:e4::/96"
+ipv4_side = {{ vlan = 200 }}
+eamt = [{{ ipv4 = "10.0.0.5/32", ipv6 = "2001:db8:6::20/128" }}]
+
+[dataplane]
+interfaces = {}
+"#,
+            t.interfaces
+        ),
+    )
+    .unwrap();
+    t.launch(&cfg);
+    ok(&format!("ip netns exec {a} ping -6 -c 1 -W 2 {CLIENT6}"));
+    ok(&format!(
+        "ip netns exec {a} ping -6 -c 1 -W 2 2001:db8:6::20"
+    ));
+    let script = t.dir.join("vlan_peer.py");
+    std::fs::write(&script, VLAN_PEER_PY).unwrap();
+    let replies = ok(&format!(
+        "ip netns exec {v} python3 {} s4-{s} {a4_mac} {SERVER4} 10.0.0.5 100,200",
+        script.display()
+    ));
+    // Each request reached its own tenant's IPv6 host and the answer came back on its own VLAN.
+    for vid in [100, 200] {
+        assert!(
+            replies
+                .lines()
+                .any(|l| l == format!("vlan={vid} src=10.0.0.5 id={vid}")),
+            "no reply on VLAN {vid}: {replies:?}\n{}",
+            t.diag()
+        );
+    }
+    let out = t.stop();
+    assert!(counter(&out, "v4_to_v6", "translated") >= 2, "{out}");
+    assert!(counter(&out, "v6_to_v4", "translated") >= 2, "{out}");
 }
