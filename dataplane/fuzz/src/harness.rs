@@ -202,15 +202,15 @@ pub fn multi_len_config(options: &str) -> String {
     use std::fmt::Write;
     use std::net::{Ipv4Addr, Ipv6Addr};
     let mut s = String::new();
-    for i in 0..POOL6_LENS.len() {
+    for (i, len) in POOL6_LENS.iter().enumerate() {
         let _ = write!(
             s,
             "[[tenants]]\nname = \"len{}\"\nid = {}\npool6 = \"{}/{}\"\nown_ipv4 = \"192.0.0.{}\"\n\
              own_ipv6 = \"2001:db8:ffff::{}\"\n[tenants.ipv4_side]\nvlan = {}\n",
-            POOL6_LENS[i],
+            len,
             i + 1,
             Ipv6Addr::from(multi_len_pool6(i)),
-            POOL6_LENS[i],
+            len,
             170 + i,
             i + 1,
             multi_len_vlan(i),
