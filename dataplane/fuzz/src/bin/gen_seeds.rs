@@ -160,7 +160,8 @@ fn main() {
     let mut c = Corpus { dir, n: 0 };
 
     // (config, meta, IPv4 server (remote, via pool6), IPv4 addresses of IPv6 hosts (EAM or pool6)).
-    let sites: &[(u8, u8, [u8; 4], &[[u8; 4]])] = &[
+    type Site<'a> = (u8, u8, [u8; 4], &'a [[u8; 4]]);
+    let sites: &[Site] = &[
         (
             0,
             0,
