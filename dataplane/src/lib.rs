@@ -11,9 +11,11 @@
 
 pub mod frame;
 pub mod io;
+pub mod l2;
 pub mod nat64;
 pub mod pipeline;
 pub mod stats;
 pub mod tables;
 pub mod wire;
+pub mod worker;
 pub mod xlat;

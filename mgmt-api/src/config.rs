@@ -49,6 +49,103 @@ pub struct Config {
     pub tenant_id_prefix: Option<TenantIdPrefix>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tenants: Vec<Tenant>,
+    /// How the live appliance (`xlat64-dataplane`) attaches to the network. Absent: offline use only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dataplane: Option<Dataplane>,
+}
+
+/// Most interfaces the dataplane attaches to.
+pub const MAX_DATAPLANE_INTERFACES: usize = 16;
+
+/// Most queues (workers) per interface.
+pub const MAX_DATAPLANE_QUEUES: u16 = 64;
+
+/// `[dataplane]`: interfaces, workers and polling of the live appliance.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Dataplane {
+    /// The interfaces translated traffic arrives and leaves on: one with role `both` (one-arm), or one `ipv6`
+    /// and one `ipv4` (two-arm).
+    pub interfaces: Vec<DataplaneInterface>,
+    /// Queues per interface, each served by one worker thread (queue IDs 0..queues), 1..=64.
+    #[serde(default = "default_queues")]
+    pub queues: u16,
+    /// CPU cores to pin the workers to, in queue order (worker q on `cores[q % len]`). Empty: worker q on the
+    /// q-th CPU the process may run on.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cores: Vec<usize>,
+    /// Most frames a worker receives and processes in one pass, 1..=1024.
+    #[serde(default = "default_batch_size")]
+    pub batch_size: u16,
+    /// `interrupt` (default: an idle worker sleeps in poll()) or `busy` (spins: lowest latency, one full core
+    /// per worker).
+    #[serde(default)]
+    pub poll_mode: PollMode,
+    /// `interrupt` mode: longest sleep in poll() before the worker looks at its control flags, 1..=1000 ms.
+    #[serde(default = "default_poll_timeout_ms")]
+    pub poll_timeout_ms: u32,
+}
+
+fn default_queues() -> u16 {
+    1
+}
+
+fn default_batch_size() -> u16 {
+    64
+}
+
+fn default_poll_timeout_ms() -> u32 {
+    100
+}
+
+/// How a worker waits for packets.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PollMode {
+    /// Sleep in poll() when idle.
+    #[default]
+    Interrupt,
+    /// Spin on the rings.
+    Busy,
+}
+
+/// Which translated traffic an interface carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InterfaceRole {
+    /// The IPv6 side: IPv6 arrives here to be translated; translated IPv6 leaves here.
+    Ipv6,
+    /// The IPv4 side.
+    Ipv4,
+    /// Both (one-arm).
+    Both,
+}
+
+/// `[[dataplane.interfaces]]`: one interface the dataplane attaches to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataplaneInterface {
+    /// Linux interface name (1..=15 bytes).
+    pub name: String,
+    pub role: InterfaceRole,
+    /// Destination MAC of every frame sent on this interface (`aa:bb:cc:dd:ee:ff`), instead of the kernel's
+    /// route and neighbour tables.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_hop_mac: Option<String>,
+}
+
+/// Parses `aa:bb:cc:dd:ee:ff` (hex, case-insensitive).
+pub fn parse_mac(s: &str) -> Option<[u8; 6]> {
+    let mut out = [0u8; 6];
+    let mut n = 0;
+    for part in s.split(':') {
+        if n == 6 || part.len() != 2 {
+            return None;
+        }
+        out[n] = u8::from_str_radix(part, 16).ok()?;
+        n += 1;
+    }
+    (n == 6).then_some(out)
 }
 
 /// `[tenant_id_prefix]`: pool6 = base | (id << (128 - L - 16)), length 96.
@@ -645,6 +742,127 @@ impl Validator {
         }
         self.ipv6_side(cfg);
         self.ipv4_side(cfg);
+        if let Some(dp) = &cfg.dataplane {
+            self.dataplane(dp);
+        }
+    }
+
+    fn dataplane(&mut self, dp: &Dataplane) {
+        let p = "/dataplane";
+        if dp.interfaces.is_empty() {
+            self.err(
+                format!("{p}/interfaces"),
+                "needs at least one interface (one with role \"both\", or one \"ipv6\" and one \"ipv4\")"
+                    .into(),
+            );
+        }
+        if dp.interfaces.len() > MAX_DATAPLANE_INTERFACES {
+            self.err(
+                format!("{p}/interfaces"),
+                format!(
+                    "at most {MAX_DATAPLANE_INTERFACES} interfaces, got {}",
+                    dp.interfaces.len()
+                ),
+            );
+        }
+        let mut names: HashMap<&str, usize> = HashMap::new();
+        for (k, i) in dp.interfaces.iter().enumerate() {
+            let ip = format!("{p}/interfaces/{k}");
+            if !is_valid_ifname(&i.name) {
+                self.err(
+                    format!("{ip}/name"),
+                    format!(
+                        "{:?} is not an interface name (1..=15 bytes, no '/', ':' or whitespace)",
+                        i.name
+                    ),
+                );
+            }
+            if let Some(&first) = names.get(i.name.as_str()) {
+                self.err(
+                    format!("{ip}/name"),
+                    format!(
+                        "duplicate interface {:?} (also interfaces[{first}])",
+                        i.name
+                    ),
+                );
+            } else {
+                names.insert(&i.name, k);
+            }
+            if let Some(mac) = &i.next_hop_mac {
+                if parse_mac(mac).is_none() {
+                    self.err(
+                        format!("{ip}/next_hop_mac"),
+                        format!("{mac:?} is not a MAC address like 02:00:00:00:00:01"),
+                    );
+                }
+            }
+        }
+        if !dp.interfaces.is_empty() {
+            let has = |r: InterfaceRole| dp.interfaces.iter().any(|i| i.role == r);
+            let both = has(InterfaceRole::Both);
+            if !both && !has(InterfaceRole::Ipv6) {
+                self.err(
+                    format!("{p}/interfaces"),
+                    "no interface carries IPv6: give one role \"ipv6\" or \"both\"".into(),
+                );
+            }
+            if !both && !has(InterfaceRole::Ipv4) {
+                self.err(
+                    format!("{p}/interfaces"),
+                    "no interface carries IPv4: give one role \"ipv4\" or \"both\"".into(),
+                );
+            }
+            if both && (has(InterfaceRole::Ipv6) || has(InterfaceRole::Ipv4)) {
+                self.err(
+                    format!("{p}/interfaces"),
+                    "mixes role \"both\" (one-arm) with \"ipv6\"/\"ipv4\" (two-arm): pick one topology".into(),
+                );
+            }
+            for r in [
+                InterfaceRole::Ipv6,
+                InterfaceRole::Ipv4,
+                InterfaceRole::Both,
+            ] {
+                let with: Vec<usize> = (0..dp.interfaces.len())
+                    .filter(|&k| dp.interfaces[k].role == r)
+                    .collect();
+                for &k in with.iter().skip(1) {
+                    self.err(
+                        format!("{p}/interfaces/{k}/role"),
+                        format!(
+                            "interfaces[{}] already has this role: one interface per role for now",
+                            with[0]
+                        ),
+                    );
+                }
+            }
+        }
+        if !(1..=MAX_DATAPLANE_QUEUES).contains(&dp.queues) {
+            self.err(
+                format!("{p}/queues"),
+                format!("{} is outside 1..={MAX_DATAPLANE_QUEUES}", dp.queues),
+            );
+        }
+        if !(1..=1024).contains(&dp.batch_size) {
+            self.err(
+                format!("{p}/batch_size"),
+                format!("{} is outside 1..=1024", dp.batch_size),
+            );
+        }
+        if !(1..=1000).contains(&dp.poll_timeout_ms) {
+            self.err(
+                format!("{p}/poll_timeout_ms"),
+                format!("{} is outside 1..=1000", dp.poll_timeout_ms),
+            );
+        }
+        for (k, &c) in dp.cores.iter().enumerate() {
+            if c >= 4096 {
+                self.err(
+                    format!("{p}/cores/{k}"),
+                    format!("core {c} is not a CPU number below 4096"),
+                );
+            }
+        }
     }
 
     fn tenant_id_prefix(&mut self, tip: &TenantIdPrefix) {

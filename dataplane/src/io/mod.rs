@@ -2,11 +2,15 @@
 //!
 //! - [`pcap`]: capture files, for offline translation (`xlat64 translate`), golden tests and bug reports.
 //!
-//! The live path (AF_XDP) and an in-memory source for tests and benchmarks will sit beside it. Every source
-//! strips the link layer and hands the translator the network-layer packet plus an [`RxMeta`]; every sink
+//! - [`afxdp`]: the live path, AF_XDP sockets on the appliance's interfaces; [`steer`]: the XDP program that
+//!   sends them only what the appliance translates.
+//!
+//! Every source strips the link layer and hands the translator the network-layer packet plus an [`RxMeta`]; every sink
 //! writes the egress link layer in front of the packets the translator emits.
 
+pub mod afxdp;
 pub mod pcap;
+pub mod steer;
 
 use crate::frame::RxMeta;
 use crate::wire::ethernet::{parse_l2, write_l2};

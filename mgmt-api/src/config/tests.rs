@@ -845,3 +845,115 @@ fn nesting_pairs_finds_every_nested_pair() {
         vec![(0, 1), (0, 3), (1, 3), (4, 0), (4, 1), (4, 2), (4, 3)]
     );
 }
+
+// --- dataplane ---------------------------------------------------------------------------------------------
+
+const DP_TWO_ARM: &str = r#"
+[dataplane]
+interfaces = [
+    { name = "xa6", role = "ipv6" },
+    { name = "xa4", role = "ipv4", next_hop_mac = "02:00:00:00:00:04" },
+]
+"#;
+
+#[test]
+fn dataplane_defaults_and_round_trip() {
+    let cfg = assert_valid(DP_TWO_ARM);
+    let dp = cfg.dataplane.as_ref().unwrap();
+    assert_eq!(dp.queues, 1);
+    assert_eq!(dp.batch_size, 64);
+    assert_eq!(dp.poll_mode, PollMode::Interrupt);
+    assert_eq!(dp.poll_timeout_ms, 100);
+    assert!(dp.cores.is_empty());
+    assert_eq!(dp.interfaces[1].role, InterfaceRole::Ipv4);
+    assert_eq!(
+        parse_mac(dp.interfaces[1].next_hop_mac.as_deref().unwrap()),
+        Some([2, 0, 0, 0, 0, 4])
+    );
+    assert_eq!(Config::parse_toml(&cfg.to_toml_string()).unwrap(), cfg);
+    assert_eq!(Config::parse_json(&cfg.to_json_string()).unwrap(), cfg);
+    assert_valid(
+        "[dataplane]\ninterfaces = [{ name = \"eth1\", role = \"both\" }]\npoll_mode = \"busy\"\ncores = [1]\n",
+    );
+}
+
+#[test]
+fn dataplane_errors_name_the_field() {
+    assert_one(
+        "[dataplane]\ninterfaces = []\n",
+        "/dataplane/interfaces",
+        "at least one",
+    );
+    assert_one(
+        "[dataplane]\ninterfaces = [{ name = \"a\", role = \"ipv6\" }]\n",
+        "/dataplane/interfaces",
+        "no interface carries IPv4",
+    );
+    assert_one(
+        "[dataplane]\ninterfaces = [{ name = \"a\", role = \"both\" }, { name = \"b\", role = \"ipv4\" }]\n",
+        "/dataplane/interfaces",
+        "pick one topology",
+    );
+    assert_one(
+        "[dataplane]\ninterfaces = [{ name = \"a\", role = \"ipv6\" }, { name = \"a\", role = \"ipv4\" }]\n",
+        "/dataplane/interfaces/1/name",
+        "duplicate interface",
+    );
+    let e = errors(
+        "[dataplane]\ninterfaces = [{ name = \"a\", role = \"both\" }, { name = \"b\", role = \"both\" }]\n",
+    );
+    assert_eq!(pointers(&e), vec!["/dataplane/interfaces/1/role"], "{e}");
+    assert_one(
+        "[dataplane]\ninterfaces = [{ name = \"a/b\", role = \"both\" }]\n",
+        "/dataplane/interfaces/0/name",
+        "not an interface name",
+    );
+    assert_one(
+        "[dataplane]\ninterfaces = [{ name = \"a\", role = \"both\", next_hop_mac = \"02:00:00:00:00\" }]\n",
+        "/dataplane/interfaces/0/next_hop_mac",
+        "not a MAC",
+    );
+    let one_arm = "[dataplane]\ninterfaces = [{ name = \"a\", role = \"both\" }]\n";
+    assert_one(
+        &format!("{one_arm}queues = 0\n"),
+        "/dataplane/queues",
+        "outside",
+    );
+    assert_one(
+        &format!("{one_arm}batch_size = 2000\n"),
+        "/dataplane/batch_size",
+        "outside",
+    );
+    assert_one(
+        &format!("{one_arm}poll_timeout_ms = 0\n"),
+        "/dataplane/poll_timeout_ms",
+        "outside",
+    );
+    assert_one(
+        &format!("{one_arm}cores = [1, 5000]\n"),
+        "/dataplane/cores/1",
+        "CPU number",
+    );
+    let e = Config::parse_toml("[dataplane]\ninterfaces = [{ name = \"a\", role = \"v6\" }]\n")
+        .unwrap_err();
+    assert_eq!(pointers(&e), vec!["/dataplane/interfaces/0/role"], "{e}");
+    let e = Config::parse_toml("[dataplane]\ninterfaces = []\npoll = 1\n").unwrap_err();
+    assert!(e.to_string().contains("poll"), "{e}");
+}
+
+#[test]
+fn mac_parsing() {
+    assert_eq!(
+        parse_mac("AA:bb:0c:00:00:01"),
+        Some([0xaa, 0xbb, 0x0c, 0, 0, 1])
+    );
+    for bad in [
+        "",
+        "aa:bb:cc:dd:ee",
+        "aa:bb:cc:dd:ee:ff:00",
+        "aa:bb:cc:dd:ee:f",
+        "gg:bb:cc:dd:ee:ff",
+    ] {
+        assert_eq!(parse_mac(bad), None, "{bad}");
+    }
+}

@@ -1,0 +1,133 @@
+#!/usr/bin/env bash
+# The live demo: builds xlat64-dataplane, creates an IPv6-only client, the appliance and an IPv4-only server
+# in network namespaces, starts the appliance with deploy/examples/demo-live.toml, sends ping and HTTP
+# through it both ways, prints what happened and the appliance's counters, and removes everything on exit.
+#
+# Needs root; installs the Debian packages it lacks (deploy/install-deps.sh).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+CONFIG="$ROOT/deploy/examples/demo-live.toml"
+C=xlat64-demo-client A=xlat64-demo-box S=xlat64-demo-server
+WORK="$(mktemp -d)"
+DP_PID=""
+HTTP_PIDS=()
+
+if [ "$(id -u)" -ne 0 ]; then
+    echo "demo-live.sh: needs root (network namespaces, XDP)" >&2
+    exit 1
+fi
+
+cleanup() {
+    set +e
+    [ -n "$DP_PID" ] && kill "$DP_PID" 2>/dev/null && wait "$DP_PID" 2>/dev/null
+    for p in "${HTTP_PIDS[@]}"; do kill "$p" 2>/dev/null; done
+    for ns in $C $A $S; do
+        ip netns del "$ns" 2>/dev/null
+        rm -rf "/etc/netns/$ns"
+    done
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+step() { printf '\n== %s\n' "$*"; }
+in_ns() { local ns=$1; shift; ip netns exec "$ns" "$@"; }
+
+step "installing what is missing"
+bash "$ROOT/deploy/install-deps.sh"
+
+if ! command -v cargo >/dev/null 2>&1 && [ -f "$HOME/.cargo/env" ]; then
+    # shellcheck disable=SC1091
+    source "$HOME/.cargo/env"
+fi
+
+step "building xlat64-dataplane"
+cargo build --release --quiet --manifest-path "$ROOT/Cargo.toml" -p xlat64-dataplane --bin xlat64-dataplane
+BIN="$ROOT/target/release/xlat64-dataplane"
+
+step "topology: client (IPv6 only) -- appliance -- server (IPv4 only)"
+for ns in $C $A $S; do
+    ip netns del "$ns" 2>/dev/null || true
+    ip netns add "$ns"
+    ip -n "$ns" link set lo up
+    # No DNS in the namespaces: python's http.server looks up its own name at start.
+    mkdir -p "/etc/netns/$ns" && echo "nameserver 127.0.0.1" > "/etc/netns/$ns/resolv.conf"
+done
+# One queue per veth, as demo-live.toml has queues = 1 (a veth gets one queue per CPU by default).
+Q="numtxqueues 1 numrxqueues 1"
+ip link add dl-c6 netns $C $Q type veth peer name dl-a6 netns $A $Q
+ip link add dl-s4 netns $S $Q type veth peer name dl-a4 netns $A $Q
+ip -n $C link set dl-c6 up; ip -n $A link set dl-a6 up; ip -n $A link set dl-a4 up; ip -n $S link set dl-s4 up
+ip -n $C addr add 2001:db8:6::10/64 dev dl-c6 nodad
+ip -n $C route add default via 2001:db8:6::1
+ip -n $A addr add 2001:db8:6::1/64 dev dl-a6 nodad
+ip -n $A addr add 192.0.2.1/24 dev dl-a4
+ip -n $S addr add 192.0.2.10/24 dev dl-s4
+ip -n $S route add default via 192.0.2.1
+# veth leaves checksums partial for the receiver to complete: have the senders complete them.
+in_ns $C ethtool -K dl-c6 tx off >/dev/null
+in_ns $S ethtool -K dl-s4 tx off >/dev/null
+echo "client 2001:db8:6::10 | appliance 2001:db8:6::1, 192.0.2.1 | server 192.0.2.10"
+
+step "starting the appliance: xlat64-dataplane --config deploy/examples/demo-live.toml"
+ip netns exec $A "$BIN" --config "$CONFIG" > "$WORK/dp.log" 2>&1 &
+DP_PID=$!
+for _ in $(seq 100); do
+    grep -q ready "$WORK/dp.log" && break
+    kill -0 "$DP_PID" 2>/dev/null || { cat "$WORK/dp.log"; exit 1; }
+    sleep 0.1
+done
+cat "$WORK/dp.log"
+ip -n $A link show dl-a6 | grep -o 'prog/xdp.*' || true
+# (Background jobs run `ip netns exec` directly, not through a shell function, so that $! is the process
+# itself: SIGTERM must reach the appliance.)
+# The box resolves its neighbours (ARP and ND pass through the XDP program to the kernel).
+in_ns $A ping -c 1 -W 2 192.0.2.10 >/dev/null
+in_ns $A ping -6 -c 1 -W 2 2001:db8:6::10 >/dev/null
+
+FAIL=0
+check() { # description, command...
+    local what=$1; shift
+    if out=$("$@" 2>&1); then
+        printf '  ok    %s\n' "$what"
+    else
+        printf '  FAIL  %s\n%s\n' "$what" "$out"
+        FAIL=1
+    fi
+}
+
+step "ping through the translator"
+check "client ping6 2001:db8:64::192.0.2.10 (the server)" in_ns $C ping -6 -c 3 -i 0.2 -W 2 2001:db8:64::c000:20a
+check "server ping 198.51.100.10 (the client)"            in_ns $S ping -c 3 -i 0.2 -W 2 198.51.100.10
+check "hop limit 1 answered by the appliance (Time Exceeded from 2001:db8:6::1)" \
+    sh -c "ip netns exec $C ping -6 -c 1 -t 1 -W 2 2001:db8:64::c000:20a | grep -q 'From 2001:db8:6::1'"
+check "the box itself answers: ping6 2001:db8:6::1, ping 192.0.2.1" \
+    sh -c "ip netns exec $C ping -6 -c 1 -W 2 2001:db8:6::1 >/dev/null && ip netns exec $S ping -c 1 -W 2 192.0.2.1 >/dev/null"
+
+step "HTTP through the translator"
+mkdir -p "$WORK/www" && seq 1 20000 > "$WORK/www/numbers.txt"
+ip netns exec $S python3 -m http.server --bind 192.0.2.10 --directory "$WORK/www" 8080 >/dev/null 2>&1 & HTTP_PIDS+=($!)
+ip netns exec $C python3 -m http.server --bind 2001:db8:6::10 --directory "$WORK/www" 8081 >/dev/null 2>&1 & HTTP_PIDS+=($!)
+for _ in $(seq 100); do
+    in_ns $S ss -Hltn 'sport = :8080' | grep -q . && in_ns $C ss -Hltn 'sport = :8081' | grep -q . && break
+    sleep 0.1
+done
+SIZE=$(stat -c %s "$WORK/www/numbers.txt")
+check "client (IPv6) GET http://[2001:db8:64::192.0.2.10]:8080/ ($SIZE bytes)" \
+    sh -c "[ \$(ip netns exec $C curl -sS -m 10 'http://[2001:db8:64::c000:20a]:8080/numbers.txt' | wc -c) -eq $SIZE ]"
+check "server (IPv4) GET http://198.51.100.10:8081/ ($SIZE bytes)" \
+    sh -c "[ \$(ip netns exec $S curl -sS -m 10 'http://198.51.100.10:8081/numbers.txt' | wc -c) -eq $SIZE ]"
+
+step "stopping the appliance (SIGTERM): its counters"
+kill -TERM "$DP_PID"
+wait "$DP_PID" || FAIL=1
+DP_PID=""
+sed -n '/^worker/p;/stopped/p' "$WORK/dp.log"
+ip -n $A link show dl-a6 | grep -q 'prog/xdp' && { echo "XDP program left attached"; FAIL=1; }
+
+if [ "$FAIL" -eq 0 ]; then
+    step "demo OK: IPv6-only and IPv4-only hosts talked through xlat64"
+else
+    step "demo FAILED"
+fi
+exit "$FAIL"
