@@ -1346,6 +1346,8 @@ def main():
     # Remove case directories that no longer exist in this script.
     for entry in sorted(os.listdir(HERE)):
         p = os.path.join(HERE, entry)
+        if entry.startswith("nat64_"):  # written by gen_nat64.py
+            continue
         if os.path.isdir(p) and os.path.exists(os.path.join(p, "config.toml")) and entry not in names:
             shutil.rmtree(p)
     total_in = total_out = 0
