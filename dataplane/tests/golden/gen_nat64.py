@@ -224,11 +224,14 @@ c.add(3, udp4(Y2, 7777, T, 2001, D), [], "dropped", "nat64_no_binding", "UDP Y2#
 c.add(4, udp4(Y2, 7777, T, 2000, D, ttl=64), [udp6(m46(Y2), 7777, X, 5000, D, hlim=63)], "translated", None,
       "UDP Y2#7777 -> T#2000 again", "§3.5.1.2: the session created by #3")
 
-c = case("nat64_filtering_adf", "Address-dependent filtering", "RFC 6146 §3.5.1.2",
-         tenant(PORTS, nat64='[tenants.nat64]\nfiltering = "address_dependent"\n'),
+c = case("nat64_filtering_adf", "Address-dependent filtering", "RFC 6146 §3.5.1.2, §3.5.2.2",
+         tenant(PORTS, nat64='[tenants.nat64]\nfiltering = "address_dependent"\n'), end_time=20,
          notes=["§3.5.1.2: with address-dependent filtering an IPv4 packet creates a session only if the binding "
                 "has a session with its source address (any port: address-dependent, not address-and-port "
-                "dependent, RFC 4787 REQ-8); otherwise it is dropped (`nat64_filtered`)."])
+                "dependent, RFC 4787 REQ-8); otherwise it is dropped (`nat64_filtered`).",
+                "§3.5.2.2: a V4 SYN that the filtering refuses is treated like one without a binding: held "
+                "TCP_INCOMING_SYN (6 s) for a simultaneous open, then answered with ICMP Port Unreachable "
+                "(from own_ipv4)."])
 udp_flow(c, 0, 5000, Y1, 53, 2000, D, "UDP X#5000 -> Y1#53", "§3.5.1.1: binding X#5000 <-> T#2000")
 udp_reply(c, 1, Y1, 54, 2000, 5000, D, "UDP Y1#54 -> T#2000 (same host, other port)",
           "§3.5.1.2: X has a session with Y1: allowed, new session")
@@ -238,6 +241,15 @@ udp_flow(c, 3, 5000, Y2, 7777, 2000, D, "UDP X#5000 -> Y2#7777", "§3.5.1.1: sam
 udp_reply(c, 4, Y2, 7777, 2000, 5000, D, "UDP Y2#7777 -> T#2000", "§3.5.1.2: now allowed")
 c.add(5, udp4(Y2, 7777, T, 2001, D), [], "dropped", "nat64_no_binding", "UDP Y2#7777 -> T#2001 (no binding)",
       "§3.5.1.2: no BIB entry: discarded")
+c.add(6, tcp6(X, 40000, m46(Y1), 80, SYN, 10, 0), [tcp4(T, 2000, Y1, 80, SYN, 10, 0, ttl=63)], "translated", None,
+      "TCP SYN X#40000 -> Y1#80", "§3.5.2.2: V6 INIT, TCP binding T#2000")
+HS = tcp4(Y2, 443, T, 2000, SYN, 20, 0)
+c.add(8, HS, [], "dropped", "nat64_syn_held", "TCP SYN Y2#443 -> T#2000",
+      "§3.5.2.2: binding exists, but no session with Y2: held")
+c.timer(14, [ipv4(OWN4, Y2, PROTO_ICMP, icmp4(3, 3, u32(0), HS), ttl=64)], "6 s later: ICMPv4 3/3 to Y2",
+        "§3.5.2.2: not claimed: Port Unreachable")
+c.add(16, tcp4(Y1, 8080, T, 2000, SYN, 30, 0), [tcp6(m46(Y1), 8080, X, 40000, SYN, 30, 0, hlim=63)], "translated",
+      None, "TCP SYN Y1#8080 -> T#2000", "§3.5.2.2: X has a session with Y1: V4 INIT, translated")
 
 # ============================================================================================================
 # RFC 6146 §3.5.1, §3.5.2, §3.5.3, §3.7: UDP, TCP and ICMP echo translated with the binding
@@ -270,6 +282,13 @@ c.add(5, echo4(Y1, T, 0, 7, 1, DE), [echo6(m46(Y1), X, 129, 0x1234, 1, DE, hlim=
 c.add(6, tcp6(X, 40001, m46(Y1), 80, ACK, 5, 5), [], "dropped", "nat64_tcp_no_session",
       "TCP ACK X#40001 -> Y1#80 (no binding, not a SYN)",
       "§3.5.2.2: CLOSED, not a SYN: no state is created; silently discarded")
+c.add(7, ipv4(Y1, T, PROTO_UDP, udp(53, 2000, D21, checksum=0), ttl=64),
+      [ipv6(m46(Y1), X, PROTO_UDP, udp(53, 5000, D21, pseudo6(m46(Y1), X, PROTO_UDP, 29)), hlim=63)], "translated",
+      None, "UDP Y1#53 -> T#2000 without checksum (0), unfragmented",
+      "§3.4: an unfragmented IPv4 UDP packet with a zero checksum gets one computed")
+E = udp6(X, 5000, m46(Y1), 53, D21, hlim=1)
+c.add(8, E, [ipv6(OWN6, X, PROTO_ICMPV6, icmp6(3, 0, u32(0), E, OWN6, X), hlim=64)], "icmp_error", "ttl_expired",
+      "UDP X#5000 -> Y1#53, hop limit 1", "§3.7 / RFC 7915 §5.1: the translator is a router: ICMPv6 3/0 from own_ipv6")
 
 # ============================================================================================================
 # RFC 6146 §3.5.2.2: the TCP state machine
@@ -360,9 +379,9 @@ v4(c, 8000, 82, ACK, 7001, 3001, "C: V4 ACK", "ESTABLISHED (since #27): translat
 # RFC 6146 §3.5.1, §3.5.3, §4: UDP and ICMP session timeouts
 # ============================================================================================================
 
-c = case("nat64_timeouts", "UDP and ICMP query sessions expire", "RFC 6146 §3.5.1, §3.5.3, §4",
+c = case("nat64_timeouts", "UDP, ICMP query and TCP V6 INIT sessions expire", "RFC 6146 §3.5.1, §3.5.2.2, §3.5.3, §4",
          tenant(PORTS, nat64="[tenants.nat64.timeouts]\nudp = 120\nicmp = 60\n"),
-         end_time=600,
+         end_time=900,
          notes=["`udp = 120` (UDP_MIN, §4: the shortest the RFC allows), `icmp = 60` (ICMP_DEFAULT).",
                 "A session lives at least its timeout after the last packet that refreshed it and at most one "
                 "second more (docs/config.md): packets are sent at least a second inside the lifetime, or two "
@@ -382,6 +401,21 @@ c.add(458, echo4(Y1, T, 0, 7, 1, DE), [echo6(m46(Y1), X, 129, 0x1234, 1, DE, hli
       "ICMPv4 echo reply id 7 at 458 s", "§3.5.3: session alive; refreshed to 518 s")
 c.add(521, echo4(Y1, T, 0, 7, 2, DE), [], "dropped", "nat64_no_binding", "ICMPv4 echo reply id 7 at 521 s",
       "§3.5.3: ICMP lifetime elapsed: discarded")
+# TCP_TRANS in V6 INIT (§3.5.2.2): a V6 SYN retransmission extends it; an answer after it ran out finds no binding.
+c.add(600, tcp6(X, 40000, m46(Y1), 80, SYN, 1, 0), [tcp4(T, 2000, Y1, 80, SYN, 1, 0, ttl=63)], "translated", None,
+      "TCP SYN X#40000 -> Y1#80 at 600 s", "§3.5.2.2: V6 INIT, TCP_TRANS (240 s); binding T#2000")
+c.add(601, tcp6(X, 40002, m46(Y1), 81, SYN, 1, 0), [tcp4(T, 2001, Y1, 81, SYN, 1, 0, ttl=63)], "translated", None,
+      "TCP SYN X#40002 -> Y1#81 at 601 s", "§3.5.2.2: V6 INIT; binding T#2001 (2000 taken)")
+c.add(700, tcp6(X, 40000, m46(Y1), 80, SYN, 1, 0), [tcp4(T, 2000, Y1, 80, SYN, 1, 0, ttl=63)], "translated", None,
+      "the first SYN retransmitted at 700 s", "§3.5.2.2: V6 INIT + V6 SYN: TCP_TRANS again (to 940 s)")
+c.add(842, tcp4(Y1, 80, T, 2000, SYN | ACK, 9, 2), [tcp6(m46(Y1), 80, X, 40000, SYN | ACK, 9, 2, hlim=63)],
+      "translated", None, "TCP SYN+ACK Y1#80 -> T#2000 at 842 s", "§3.5.2.2: V6 INIT (until 940 s) -> ESTABLISHED")
+SA = tcp4(Y1, 81, T, 2001, SYN | ACK, 9, 2)
+c.add(845, SA, [], "dropped", "nat64_syn_held", "TCP SYN+ACK Y1#81 -> T#2001 at 845 s",
+      "§3.5.2.2: V6 INIT's TCP_TRANS ran out at ~841 s: session and binding gone; a V4 SYN without a binding "
+      "is held")
+c.timer(851, [ipv4(OWN4, Y1, PROTO_ICMP, icmp4(3, 3, u32(0), SA), ttl=64)], "6 s later: ICMPv4 3/3 to Y1",
+        "§3.5.2.2: not claimed: Port Unreachable")
 
 # ============================================================================================================
 # RFC 6146 §3.5.2.2: simultaneous open (IPv4 SYN without a binding is held for 6 s)
@@ -434,6 +468,16 @@ ipv6 = "{S6}#8080"
 protocol = "udp"
 ipv4 = "{T}#53"
 ipv6 = "{S6}#53"
+
+[[tenants.static_bib]]
+protocol = "udp"
+ipv4 = "{T}#2000"
+ipv6 = "{S6}#5353"
+
+[[tenants.static_bib]]
+protocol = "icmp"
+ipv4 = "{T}#9"
+ipv6 = "{S6}#153"
 '''),
          notes=["Static BIB entries T#80 <-> S6#8080 (TCP) and T#53 <-> S6#53 (UDP): an IPv4 client Z reaches the "
                 "IPv6 server as if the binding had been created by the server (§3.5.1.2, §3.5.2.2: a V4 SYN with "
@@ -449,6 +493,18 @@ c.add(3, udp4(Z, 40000, T, 53, D), [udp6(m46(Z), 40000, S6, 53, D, hlim=63)], "t
 c.add(4, udp6(S6, 53, m46(Z), 40000, D), [udp4(T, 53, Z, 40000, D, ttl=63)], "translated", None,
       "UDP S6#53 -> pool6(Z)#40000", "the static binding's address: from T#53")
 c.add(5, udp4(Z, 40000, T, 54, D), [], "dropped", "nat64_no_binding", "UDP Z#40000 -> T#54", "no BIB entry: discarded")
+udp_flow(c, 6, 5000, Y1, 53, 2001, D, "UDP X#5000 -> Y1#53 (dynamic)",
+         "T#2000 belongs to the static entry S6#5353: the even port is taken, T#2001")
+E = udp6(X, 5002, m46(Y1), 53, D)
+c.add(7, E, [addr_unreachable(E, X)], "icmp_error", "nat64_pool_exhausted", "UDP X#5002 -> Y1#53",
+      "§3.5.1.1: no dynamic port left: ICMPv6 1/3")
+c.add(8, udp4(Z, 40000, T, 2000, D), [udp6(m46(Z), 40000, S6, 5353, D, hlim=63)], "translated", None,
+      "UDP Z#40000 -> T#2000", "the static entry: to S6#5353")
+DE = payload(16, 11)
+c.add(9, echo4(Z, T, 8, 9, 1, DE), [echo6(m46(Z), S6, 128, 153, 1, DE, hlim=63)], "translated", None,
+      "ICMPv4 echo request Z -> T, identifier 9", "static ICMP entry T#9 <-> S6#153: echo request to S6, identifier 153")
+c.add(10, echo6(S6, m46(Z), 129, 153, 1, DE), [echo4(T, Z, 0, 9, 1, DE, ttl=63)], "translated", None,
+      "ICMPv6 echo reply S6 -> pool6(Z), identifier 153", "from T, identifier 9")
 
 # ============================================================================================================
 # RFC 6146 §3.8: hairpinning
@@ -469,6 +525,10 @@ c.add(2, udp6(X, 5000, m46(T), 2001, D), [udp6(m46(T), 2000, X2, 6001, D, hlim=6
       "UDP X#5000 -> pool6(T)#2001 (the answer)", "§3.8: pool6(T)#2000 -> X2#6001")
 c.add(3, udp6(X2, 6001, m46(T), 2002, D), [], "dropped", "nat64_no_binding",
       "UDP X2#6001 -> pool6(T)#2002 (no binding)", "§3.8 then §3.5.1.2: no BIB entry for T#2002: discarded")
+c.add(4, ipv6(X2, m46(T), NH_FRAGMENT, frag_hdr(PROTO_UDP, 0, True, 0x99) +
+               udp(6001, 2000, payload(40, 10), pseudo6(X2, m46(T), PROTO_UDP, 48))[:24]),
+      [], "dropped", "nat64_fragment", "first fragment X2#6001 -> pool6(T)#2000",
+      "§3.8 with fragments: xlat64 does not hairpin fragments (no reassembly): discarded")
 
 # ============================================================================================================
 # RFC 6146 §3.5.1.1, §3.5.2.2: pool exhaustion
@@ -540,6 +600,33 @@ c.add(6, ipv4(R4, T, PROTO_ICMP, icmp4(11, 0, u32(0), Q4c), ttl=60), [], "droppe
 Q4d = udp4(T, 2000, Y2, 33434, QD, ttl=1, ident=0x0105)
 c.add(7, ipv4(R4, T, PROTO_ICMP, icmp4(11, 0, u32(0), Q4d), ttl=60), [], "dropped", "nat64_icmp_no_session",
       "ICMPv4 11/0 quoting T#2000 -> Y2#33434 (binding, no session with Y2)", "§3.5: no session: discarded")
+
+DE = payload(24, 8)
+c.add(8, echo6(X, m46(Y1), 128, 0x1234, 9, DE), [echo4(T, Y1, 8, 7, 9, DE, ttl=63)], "translated", None,
+      "ICMPv6 echo request X -> Y1, identifier 0x1234", "§3.5.3: binding X#0x1234 <-> T#7")
+QE4 = echo4(T, Y1, 8, 7, 9, DE, ttl=5)
+QE6 = echo6(X, m46(Y1), 128, 0x1234, 9, DE, hlim=5)
+c.add(9, ipv4(R4, T, PROTO_ICMP, icmp4(3, 1, u32(0), QE4), ttl=60),
+      [ipv6(m46(R4), X, PROTO_ICMPV6, icmp6(1, 0, u32(0), QE6, m46(R4), X), hlim=59)], "translated", None,
+      "ICMPv4 3/1 (host unreachable) from R4 quoting the echo request T -> Y1, identifier 7",
+      "§3.4: the ICMP session of identifier 7; RFC 7915 §4.2: 3/1 -> 1/0; inner echo request type 128, "
+      "identifier 0x1234, checksum with the IPv6 pseudo-header")
+c.add(10, tcp6(X, 40000, m46(Y1), 80, SYN, 500, 0), [tcp4(T, 2000, Y1, 80, SYN, 500, 0, ttl=63)], "translated",
+      None, "TCP SYN X#40000 -> Y1#80", "§3.5.2.2: V6 INIT, binding T#2000")
+QT4 = tcp4(T, 2000, Y1, 80, SYN, 500, 0, ttl=62)
+QT6 = tcp6(X, 40000, m46(Y1), 80, SYN, 500, 0, hlim=62)
+c.add(11, ipv4(Y1, T, PROTO_ICMP, icmp4(3, 3, u32(0), QT4), ttl=64),
+      [ipv6(m46(Y1), X, PROTO_ICMPV6, icmp6(1, 4, u32(0), QT6, m46(Y1), X), hlim=63)], "translated", None,
+      "ICMPv4 3/3 from Y1 quoting the TCP SYN T#2000 -> Y1#80",
+      "§3.4: the TCP session; inner X#40000 -> pool6(Y1)#80, TCP checksum updated")
+QL = payload(200, 9)
+QS4 = udp4(T, 2000, Y1, 33434, QL, ttl=1, ident=0x0106)  # 228 bytes; the router quotes 28 (RFC 792)
+QS6 = udp6(X, 5000, m46(Y1), 33434, QL, hlim=1)
+c.add(12, ipv4(R4, T, PROTO_ICMP, icmp4(11, 0, u32(0), QS4[:28]), ttl=60),
+      [ipv6(m46(R4), X, PROTO_ICMPV6, icmp6(3, 0, u32(0), QS6[:48], m46(R4), X), hlim=59)], "translated", None,
+      "ICMPv4 11/0 quoting only the IPv4 header and 8 bytes of a 228-byte UDP datagram (RFC 792)",
+      "inner Payload Length from the quoted header (208); the UDP checksum (covering bytes not quoted) updated "
+      "for the new addresses and port")
 
 # ============================================================================================================
 # RFC 6146 §3.4 (fragments), RFC 7915 §4.1, §5.1.1: fragments
