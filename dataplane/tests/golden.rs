@@ -867,3 +867,16 @@ fn conventions_accept_originated_error_header_fields() {
     apply_conventions(&mut normalized, &actual, &own4, &own6);
     assert_eq!(normalized, actual);
 }
+
+/// `end_time` lines are read without going through a float.
+#[test]
+fn end_time_parses_exactly() {
+    assert_eq!(parse_seconds("1700000006"), Some(1_700_000_006_000_000_000));
+    assert_eq!(
+        parse_seconds("1700000005.9"),
+        Some(1_700_000_005_900_000_000)
+    );
+    assert_eq!(parse_seconds("1.000000001"), Some(1_000_000_001));
+    assert_eq!(parse_seconds("1.0000000001"), None);
+    assert_eq!(parse_seconds("x"), None);
+}

@@ -289,6 +289,9 @@ c.add(7, ipv4(Y1, T, PROTO_UDP, udp(53, 2000, D21, checksum=0), ttl=64),
 E = udp6(X, 5000, m46(Y1), 53, D21, hlim=1)
 c.add(8, E, [ipv6(OWN6, X, PROTO_ICMPV6, icmp6(3, 0, u32(0), E, OWN6, X), hlim=64)], "icmp_error", "ttl_expired",
       "UDP X#5000 -> Y1#53, hop limit 1", "§3.7 / RFC 7915 §5.1: the translator is a router: ICMPv6 3/0 from own_ipv6")
+E = udp4(Y1, 53, T, 2000, D21, ttl=1)
+c.add(9, E, [ipv4(OWN4, Y1, PROTO_ICMP, icmp4(11, 0, u32(0), E), ttl=64)], "icmp_error", "ttl_expired",
+      "UDP Y1#53 -> T#2000, TTL 1", "§3.7 / RFC 7915 §4.1: ICMPv4 11/0 from own_ipv4")
 
 # ============================================================================================================
 # RFC 6146 §3.5.2.2: the TCP state machine
@@ -529,13 +532,23 @@ c.add(4, ipv6(X2, m46(T), NH_FRAGMENT, frag_hdr(PROTO_UDP, 0, True, 0x99) +
                udp(6001, 2000, payload(40, 10), pseudo6(X2, m46(T), PROTO_UDP, 48))[:24]),
       [], "dropped", "nat64_fragment", "first fragment X2#6001 -> pool6(T)#2000",
       "§3.8 with fragments: xlat64 does not hairpin fragments (no reassembly): discarded")
+c.add(5, tcp6(X, 40000, m46(Y1), 80, SYN, 1, 0), [tcp4(T, 2000, Y1, 80, SYN, 1, 0, ttl=63)], "translated", None,
+      "TCP SYN X#40000 -> Y1#80", "TCP binding X#40000 <-> T#2000")
+c.add(6, tcp6(X2, 40001, m46(T), 2000, SYN, 100, 0), [tcp6(m46(T), 2001, X, 40000, SYN, 100, 0, hlim=62)],
+      "translated", None, "TCP SYN X2#40001 -> pool6(T)#2000",
+      "§3.8: X2 gets T#2001 (V6 INIT); second pass: V4 SYN with a binding, V4 INIT: to X#40000")
+c.add(7, tcp6(X, 40000, m46(T), 2001, SYN | ACK, 200, 101), [tcp6(m46(T), 2000, X2, 40001, SYN | ACK, 200, 101, hlim=62)],
+      "translated", None, "TCP SYN+ACK X#40000 -> pool6(T)#2001",
+      "§3.8: both sessions ESTABLISHED (V4 INIT + V6 SYN, V6 INIT + V4 SYN): to X2#40001")
+c.add(8, tcp6(X2, 40001, m46(T), 2000, ACK, 101, 201), [tcp6(m46(T), 2001, X, 40000, ACK, 101, 201, hlim=62)],
+      "translated", None, "TCP ACK X2#40001 -> pool6(T)#2000", "ESTABLISHED both ways")
 
 # ============================================================================================================
 # RFC 6146 §3.5.1.1, §3.5.2.2: pool exhaustion
 # ============================================================================================================
 
 c = case("nat64_exhaustion", "pool4 exhausted: ICMPv6 Address Unreachable", "RFC 6146 §3.5.1.1, §3.5.2.2",
-         tenant('tcp = "2000-2000"\nudp = "2000-2001"\n'),
+         tenant('tcp = "2000-2000"\nudp = "2000-2001"\nicmp = "7-7"\n'),
          notes=["§3.5.1.1: \"If it is not possible to allocate an appropriate IPv4 transport address or create a "
                 "BIB entry, then the packet is discarded. The NAT64 SHOULD send an ICMPv6 Destination "
                 "Unreachable error message with Code 3 (Address Unreachable).\" (§3.5.2.2 the same for TCP.) "
@@ -554,6 +567,26 @@ c.add(4, tcp6(X, 40000, m46(Y1), 80, SYN, 1, 0), [tcp4(T, 2000, Y1, 80, SYN, 1, 
 E = tcp6(X2, 40002, m46(Y1), 80, SYN, 1, 0)
 c.add(5, E, [addr_unreachable(E, X2)], "icmp_error", "nat64_pool_exhausted", "TCP SYN X2#40002 -> Y1#80",
       "§3.5.2.2: no port left: ICMPv6 1/3")
+DE = payload(8, 12)
+c.add(6, echo6(X, m46(Y1), 128, 0x1234, 1, DE), [echo4(T, Y1, 8, 7, 1, DE, ttl=63)], "translated", None,
+      "ICMPv6 echo request X, identifier 0x1234", "§3.5.3: binding T#7 (the only identifier)")
+E = echo6(X2, m46(Y1), 128, 0x1234, 1, DE)
+c.add(7, E, [addr_unreachable(E, X2)], "icmp_error", "nat64_pool_exhausted",
+      "ICMPv6 echo request X2, identifier 0x1234", "§3.5.3: no identifier left: ICMPv6 1/3")
+
+c = case("nat64_session_limit", "Per-tenant session limit", "RFC 6146 §3.5.1.1, §3.5.1.2",
+         tenant(PORTS, nat64="[tenants.nat64]\nmax_sessions = 2\n"),
+         notes=["`nat64.max_sessions = 2`: beyond it new flows are refused like pool exhaustion (docs/config.md): "
+                "from the IPv6 side with ICMPv6 Address Unreachable (§3.5.1.1: \"not possible to ... create a BIB "
+                "entry\" read as: or a session), from the IPv4 side silently (`nat64_session_limit`)."])
+udp_flow(c, 0, 5000, Y1, 53, 2000, D, "UDP X#5000 -> Y1#53", "session 1")
+udp_flow(c, 1, 5000, Y2, 53, 2000, D, "UDP X#5000 -> Y2#53", "session 2 (same binding)")
+E = udp6(X, 5000, m46(Z), 53, D)
+c.add(2, E, [addr_unreachable(E, X)], "icmp_error", "nat64_session_limit", "UDP X#5000 -> Z#53",
+      "a third session: over the limit: ICMPv6 1/3")
+c.add(3, udp4(Z, 53, T, 2000, D), [], "dropped", "nat64_session_limit", "UDP Z#53 -> T#2000",
+      "§3.5.1.2: endpoint-independent filtering would create a session: over the limit, discarded")
+udp_reply(c, 4, Y1, 53, 2000, 5000, D, "UDP Y1#53 -> T#2000", "existing session: translated")
 
 # ============================================================================================================
 # RFC 6146 §3.4 (incoming tuple of ICMP errors), §3.6, §3.7: ICMP errors in both directions
@@ -639,6 +672,8 @@ c = case("nat64_fragments", "Fragments: the first one finds the session, later o
                 "the first one found. RFC 6146 lets the NAT64 queue fragments that arrive before their first "
                 "one (\"MAY\"); xlat64 does not: they are dropped (`nat64_fragment_unmatched`, docs/config.md), "
                 "and the datagram's later fragments translate once its first fragment has been seen.",
+                "A first fragment is remembered for 2 s (RFC 6146 §4: FRAGMENT_MIN is 2 s); a later fragment "
+                "after that is dropped like one that came before its first fragment.",
                 "IPv6 -> IPv4 (RFC 7915 §5.1.1): IPv4 Identification = low 16 bits of the IPv6 one, MF = M, "
                 "offset copied, DF clear. IPv4 -> IPv6 (§4.1): a Fragment Header with the IPv4 ID. The transport "
                 "checksum (in the first fragment) covers the whole datagram: updated for the new addresses and "
@@ -672,6 +707,17 @@ c.add(2.1, ipv6(X, m46(Y1), NH_FRAGMENT, frag_hdr(PROTO_UDP, 0, True, 0x777) + s
 c.add(2.2, ipv6(X, m46(Y1), NH_FRAGMENT, frag_hdr(PROTO_UDP, 32, False, 0x777) + seg6[32:]),
       [ipv4(T, Y1, PROTO_UDP, seg4[32:], ttl=63, ident=0x777, frag_offset=32)], "translated", None,
       "the last fragment sent again", "§3.4: its first fragment has been seen: translated")
+seg6 = udp(5000, 53, FD, pseudo6(X, m46(Y1), PROTO_UDP, 64))
+seg4 = udp(2000, 53, FD, pseudo4(T, Y1, PROTO_UDP, 64))
+c.add(3, ipv6(X, m46(Y1), NH_FRAGMENT, frag_hdr(PROTO_UDP, 0, True, 0x888) + seg6[:32]),
+      [ipv4(T, Y1, PROTO_UDP, seg4[:32], ttl=63, ident=0x888, mf=True)], "translated", None,
+      "first fragment of datagram 0x888 at 3 s", "translated")
+c.add(5.5, ipv6(X, m46(Y1), NH_FRAGMENT, frag_hdr(PROTO_UDP, 32, False, 0x888) + seg6[32:]), [], "dropped",
+      "nat64_fragment_unmatched", "its last fragment 2.5 s later",
+      "§4 (FRAGMENT_MIN 2 s): xlat64 remembers a first fragment 2 s; later: discarded")
+c.add(6, ipv4(Y1, T, PROTO_UDP, udp(53, 2000, FD, checksum=0)[:32], ident=0xCAFE, mf=True), [], "dropped",
+      "udp_checksum_zero", "first IPv4 fragment of a UDP datagram without checksum (0)",
+      "§3.4: the checksum of a fragmented datagram cannot be computed from one fragment: discarded")
 
 
 # ------------------------------------------------------------------------------------------------------------
