@@ -192,7 +192,7 @@ c = case("nat64_mapping", "Endpoint-independent mapping, port parity and range",
              "pool4 UDP ports 1022-1025: one candidate per class (well-known even 1022, odd 1023; ephemeral "
              "even 1024, odd 1025), so RFC 4787 REQ-3 (parity) and REQ-4 (range), which RFC 6146 §3.5.1.1 asks "
              "the NAT64 to follow, name the port.",
-             "§3.5.1.1: \"If the BIB entry [for (X,x)] exists, then the NAT64 uses it\": the same IPv6 source "
+             "§3.5.1.1: when a BIB entry for the source (X,x) exists, the NAT64 uses it: the same IPv6 source "
              "transport address gets the same IPv4 transport address whatever the destination "
              "(endpoint-independent mapping, RFC 4787 REQ-1).",
          ])
@@ -311,7 +311,7 @@ c = case("nat64_tcp_states", "Every TCP state transition", "RFC 6146 §3.5.2.2, 
                 "to TRANS (TCP_TRANS more seconds), where any non-RST packet brings it back to ESTABLISHED. #27 "
                 "relies on that choice.",
                 "RST in V4 FIN RCV / V6 FIN RCV: §3.5.2.2 names only the other side's FIN for these states "
-                "(\"a packet other than\" it refreshes TCP_EST, a RST included); xlat64 moves the session to TRANS "
+                "(any other packet refreshes TCP_EST, a RST included); xlat64 moves the session to TRANS "
                 "(TCP_TRANS), as for a RST in ESTABLISHED, so that a reset connection does not keep its session "
                 "for two hours (Jool offers the same as its option handle-rst-during-fin-rcv). #14 and #22 rely "
                 "on that choice: with the RFC's literal text #22 would be translated.",
@@ -389,8 +389,8 @@ c = case("nat64_timeouts", "UDP, ICMP query and TCP V6 INIT sessions expire", "R
                 "A session lives at least its timeout after the last packet that refreshed it and at most one "
                 "second more (docs/config.md): packets are sent at least a second inside the lifetime, or two "
                 "seconds past it.",
-                "When its last session expires the dynamic binding goes too (§3.5.1: \"the BIB entry is "
-                "deleted\"); an IPv4 packet for it is then `nat64_no_binding`."])
+                "When its last session expires the dynamic binding goes too (§3.5.1: a dynamic BIB entry "
+                "without sessions is deleted); an IPv4 packet for it is then `nat64_no_binding`."])
 udp_flow(c, 0, 5000, Y1, 53, 2000, D, "UDP X#5000 -> Y1#53", "§3.5.1.1: binding T#2000, session lifetime 120 s")
 udp_reply(c, 100, Y1, 53, 2000, 5000, D, "UDP Y1#53 -> T#2000 at 100 s", "session alive; refreshed to 220 s")
 udp_reply(c, 219, Y1, 53, 2000, 5000, D, "UDP Y1#53 -> T#2000 at 219 s", "session alive; refreshed to 339 s")
@@ -427,8 +427,8 @@ c.timer(851, [ipv4(OWN4, Y1, PROTO_ICMP, icmp4(3, 3, u32(0), SA), ttl=64)], "6 s
 c = case("nat64_simultaneous_open", "IPv4 SYN held for a simultaneous open", "RFC 6146 §3.5.2.2",
          tenant(PORTS),
          end_time=30,
-         notes=["§3.5.2.2: a V4 SYN for which no BIB entry exists is kept (the NAT64 \"MUST wait for at least 6 "
-                "seconds\"); if an IPv6 SYN for the same connection is translated meanwhile the stored SYN is "
+         notes=["§3.5.2.2: a V4 SYN for which no BIB entry exists is kept for at least 6 "
+                "seconds (TCP_INCOMING_SYN, as RFC 5382 REQ-4); if an IPv6 SYN for the same connection is translated meanwhile the stored SYN is "
                 "silently dropped, otherwise it is answered with ICMP Port Unreachable (Type 3, Code 3). "
                 "`timeouts.tcp_incoming_syn` = 6 (TCP_INCOMING_SYN, the default).",
                 "The ICMP error comes from the translator's own_ipv4 and quotes the SYN as received (the held "
@@ -577,8 +577,8 @@ c.add(7, E, [addr_unreachable(E, X2)], "icmp_error", "nat64_pool_exhausted",
 c = case("nat64_session_limit", "Per-tenant session limit", "RFC 6146 §3.5.1.1, §3.5.1.2",
          tenant(PORTS, nat64="[tenants.nat64]\nmax_sessions = 2\n"),
          notes=["`nat64.max_sessions = 2`: beyond it new flows are refused like pool exhaustion (docs/config.md): "
-                "from the IPv6 side with ICMPv6 Address Unreachable (§3.5.1.1: \"not possible to ... create a BIB "
-                "entry\" read as: or a session), from the IPv4 side silently (`nat64_session_limit`)."])
+                "from the IPv6 side with ICMPv6 Address Unreachable (§3.5.1.1 on a binding that "
+                "cannot be created, applied to a session), from the IPv4 side silently (`nat64_session_limit`)."])
 udp_flow(c, 0, 5000, Y1, 53, 2000, D, "UDP X#5000 -> Y1#53", "session 1")
 udp_flow(c, 1, 5000, Y2, 53, 2000, D, "UDP X#5000 -> Y2#53", "session 2 (same binding)")
 E = udp6(X, 5000, m46(Z), 53, D)
@@ -670,7 +670,7 @@ c = case("nat64_fragments", "Fragments: the first one finds the session, later o
          tenant(PORTS),
          notes=["§3.4: only the first fragment carries the ports; the NAT64 translates later fragments with what "
                 "the first one found. RFC 6146 lets the NAT64 queue fragments that arrive before their first "
-                "one (\"MAY\"); xlat64 does not: they are dropped (`nat64_fragment_unmatched`, docs/config.md), "
+                "one; xlat64 does not: they are dropped (`nat64_fragment_unmatched`, docs/config.md), "
                 "and the datagram's later fragments translate once its first fragment has been seen.",
                 "A first fragment is remembered for 2 s (RFC 6146 §4: FRAGMENT_MIN is 2 s); a later fragment "
                 "after that is dropped like one that came before its first fragment.",
