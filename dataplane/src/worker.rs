@@ -260,16 +260,25 @@ impl fmt::Display for WorkerReport {
             io.rx_not_ip,
             self.arp_nd_probes
         )?;
-        writeln!(
-            f,
-            "worker {}: handoff: same_worker {} handed_off {} received {} ring_full {} loop {}",
-            self.queue,
-            io.same_worker,
-            io.handed_off,
-            io.handoff_received,
-            io.handoff_ring_full,
-            io.handoff_loop
-        )?;
+        // Stateful NAT64 only (a SIIT appliance has nothing to hand off).
+        if io.same_worker
+            + io.handed_off
+            + io.handoff_received
+            + io.handoff_ring_full
+            + io.handoff_loop
+            > 0
+        {
+            writeln!(
+                f,
+                "worker {}: handoff: same_worker {} handed_off {} received {} ring_full {} loop {}",
+                self.queue,
+                io.same_worker,
+                io.handed_off,
+                io.handoff_received,
+                io.handoff_ring_full,
+                io.handoff_loop
+            )?;
+        }
         let h = &self.batch_ns;
         if !h.is_empty() {
             writeln!(

@@ -11,6 +11,9 @@
 //! IPv6-only HTTP server. Two queues per veth and two workers: flows reach a worker chosen by the sender's
 //! queue, their owner is the port slice's, so about half of the packets are handed off between workers.
 //!
+//! The client's link also carries IPv4 (10.6.0.0/24), routed by the box's kernel: the XDP program steers
+//! only pool4 to the workers, so that traffic is not the translator's.
+//!
 //! Needs root and iproute2, iputils-ping, curl, python3, ethtool. Skipped (with a message) when not root.
 
 mod common;
@@ -250,6 +253,16 @@ fn nat64_two_workers_hand_off_tcp_udp_static_bib_hairpin() {
         t.diag()
     );
     assert!(waited.as_secs_f64() >= 5.0, "refused after {waited:?}");
+
+    // Steering: only pool4 goes to the workers on the IPv4 side. IPv4 to anything else is the kernel's: here
+    // the box routes the server's pings to an IPv4 address of the client's link (not translated).
+    ok(&format!(
+        "ip netns exec {a} sysctl -qw net.ipv4.ip_forward=1"
+    ));
+    ok(&format!("ip -n {a} addr add 10.6.0.1/24 dev a6-{s}"));
+    ok(&format!("ip -n {c} addr add 10.6.0.10/24 dev c6-{s}"));
+    ok(&format!("ip -n {c} route add default via 10.6.0.1"));
+    assert_pings(&t, &v, "10.6.0.10");
 
     let out = t.stop();
     for l in out.lines().filter(|l| l.contains("handoff:")) {
