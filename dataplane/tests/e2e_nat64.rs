@@ -256,8 +256,9 @@ fn nat64_two_workers_hand_off_tcp_udp_static_bib_hairpin() {
 
     // Steering: only pool4 goes to the workers on the IPv4 side. IPv4 to anything else is the kernel's: here
     // the box routes the server's pings to an IPv4 address of the client's link (not translated).
+    // (/proc/sys/net is the namespace's own; no sysctl binary needed.)
     ok(&format!(
-        "ip netns exec {a} sysctl -qw net.ipv4.ip_forward=1"
+        "ip netns exec {a} sh -c 'echo 1 > /proc/sys/net/ipv4/ip_forward'"
     ));
     ok(&format!("ip -n {a} addr add 10.6.0.1/24 dev a6-{s}"));
     ok(&format!("ip -n {c} addr add 10.6.0.10/24 dev c6-{s}"));
