@@ -6,10 +6,11 @@
 //!  c6-X 2001:db8:6::10, ::11 ── a6-X 2001:db8:6::1  a4-X 192.0.2.1 ── s4-X 192.0.2.10
 //! ```
 //!
-//! Tenant "nat64": pool6 `2001:db8:64::/96`, pool4 `203.0.113.0/30` (the server sees the clients as
-//! 203.0.113.x), a static binding `203.0.113.1#8081 → [2001:db8:6::10]:8081` for an IPv4 client reaching the
-//! IPv6-only HTTP server. Two queues per veth and two workers: flows reach a worker chosen by the sender's
-//! queue, their owner is the port slice's, so about half of the packets are handed off between workers.
+//! Tenant "nat64": pool6 `2001:db8:64::/96`, pool4 `203.0.113.0/30` (the server sees the clients as 203.0.113.x),
+//! a static binding `203.0.113.1#8081 → [2001:db8:6::10]:8081` for an IPv4 client reaching the IPv6-only HTTP
+//! server, the session log on and a 2 s ICMP timeout (to see sessions expire). Two queues per veth and two
+//! workers: flows reach a worker chosen by the sender's queue, their owner is the port slice's, so about half of
+//! the packets are handed off between workers.
 //!
 //! The client's link also carries IPv4 (10.6.0.0/24), routed by the box's kernel: the XDP program steers
 //! only pool4 to the workers, so that traffic is not the translator's.
@@ -50,6 +51,12 @@ prefix = "{POOL4}"
 protocol = "tcp"
 ipv4 = "{STATIC4}#8081"
 ipv6 = "{CLIENT6}#8081"
+
+[tenants.nat64]
+log_sessions = true
+
+[tenants.nat64.timeouts]
+icmp = 2
 
 [dataplane]
 interfaces = {interfaces}
@@ -156,9 +163,15 @@ fn nat64_two_workers_hand_off_tcp_udp_static_bib_hairpin() {
     ));
     let cfg = nat64_config(&t, "queues = 2\ncores = [0, 1]");
     t.launch(&cfg);
-    ok(&format!("ip netns exec {a} ping -c 1 -W 2 {SERVER4}"));
-    ok(&format!("ip netns exec {a} ping -6 -c 1 -W 2 {CLIENT6}"));
-    ok(&format!("ip netns exec {a} ping -6 -c 1 -W 2 {CLIENT6_B}"));
+    ok(&format!(
+        "ip netns exec {a} ping -c 3 -i 0.3 -W 3 {SERVER4}"
+    ));
+    ok(&format!(
+        "ip netns exec {a} ping -6 -c 3 -i 0.3 -W 3 {CLIENT6}"
+    ));
+    ok(&format!(
+        "ip netns exec {a} ping -6 -c 3 -i 0.3 -W 3 {CLIENT6_B}"
+    ));
 
     let www = t.dir.join("www");
     std::fs::create_dir_all(&www).unwrap();
@@ -274,6 +287,19 @@ fn nat64_two_workers_hand_off_tcp_udp_static_bib_hairpin() {
     assert!(handed > 0, "no hand-off between the two workers:\n{out}");
     assert_eq!(handed, received, "every handed-off packet arrived:\n{out}");
     assert!(handoff_counter(&out, "same_worker") > 0, "{out}");
+    // Sessions expire while the appliance runs: the pings' ICMP session (2 s timeout) was deleted, as the
+    // session log says.
+    let icmp_events = |ev: &str| {
+        out.lines()
+            .filter(|l| {
+                l.contains(&format!(r#""event":"{ev}""#)) && l.contains(r#""protocol":"icmp""#)
+            })
+            .count()
+    };
+    assert!(
+        icmp_events("create") >= 1 && icmp_events("delete") >= 1,
+        "ICMP session created and expired:\n{out}"
+    );
     // The held SYN's Port Unreachable, sent by the timers.
     assert!(counter(&out, "v4_to_v6", "icmp_errors_sent") >= 1, "{out}");
     assert!(out.contains("nat64_syn_held="), "{out}");

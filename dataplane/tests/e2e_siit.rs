@@ -67,8 +67,12 @@ interfaces = {interfaces}
         let cfg = self.config_with(extra, tenant_extra);
         self.launch(&cfg);
         let a = &self.appliance;
-        ok(&format!("ip netns exec {a} ping -c 1 -W 2 {SERVER4}"));
-        ok(&format!("ip netns exec {a} ping -6 -c 1 -W 2 {CLIENT6}"));
+        ok(&format!(
+            "ip netns exec {a} ping -c 3 -i 0.3 -W 3 {SERVER4}"
+        ));
+        ok(&format!(
+            "ip netns exec {a} ping -6 -c 3 -i 0.3 -W 3 {CLIENT6}"
+        ));
     }
 }
 
@@ -621,7 +625,9 @@ interfaces = {}
     )
     .unwrap();
     t.launch(&cfg);
-    ok(&format!("ip netns exec {a} ping -6 -c 1 -W 2 {CLIENT6}"));
+    ok(&format!(
+        "ip netns exec {a} ping -6 -c 3 -i 0.3 -W 3 {CLIENT6}"
+    ));
     ok(&format!(
         "ip netns exec {a} ping -6 -c 1 -W 2 2001:db8:6::20"
     ));
