@@ -86,8 +86,8 @@ start_appliance() { # config
     cat "$WORK/dp.log"
     ip -n $A link show dl-a6 | grep -o 'prog/xdp.*' || true
     # The box resolves its neighbours (ARP and ND pass through the XDP program to the kernel).
-    in_ns $A ping -c 1 -W 2 192.0.2.10 >/dev/null
-    in_ns $A ping -6 -c 1 -W 2 2001:db8:6::10 >/dev/null
+    in_ns $A ping -c 3 -i 0.3 -W 3 192.0.2.10 >/dev/null
+    in_ns $A ping -6 -c 3 -i 0.3 -W 3 2001:db8:6::10 >/dev/null
 }
 # (Background jobs run `ip netns exec` directly, not through a shell function, so that $! is the process
 # itself: SIGTERM must reach the appliance.)
