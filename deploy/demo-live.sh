@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
 # The live demo: builds xlat64-dataplane, creates an IPv6-only client, the appliance and an IPv4-only server
-# in network namespaces, starts the appliance with deploy/examples/demo-live.toml, sends ping and HTTP
-# through it both ways, prints what happened and the appliance's counters, and removes everything on exit.
+# in network namespaces, starts the appliance with deploy/examples/demo-live.toml (SIIT), sends ping and HTTP
+# through it both ways; then restarts it with deploy/examples/demo-live-nat64.toml (stateful NAT64, two
+# workers handing packets to each other) and sends ping and HTTP again (concurrent fetches from the IPv6
+# client, and from the IPv4 server through a static binding); prints what happened and the appliance's
+# counters, and removes everything on exit.
 #
 # Needs root; installs the Debian packages it lacks (deploy/install-deps.sh).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CONFIG="$ROOT/deploy/examples/demo-live.toml"
+CONFIG_NAT64="$ROOT/deploy/examples/demo-live-nat64.toml"
 C=xlat64-demo-client A=xlat64-demo-box S=xlat64-demo-server
 WORK="$(mktemp -d)"
 DP_PID=""
@@ -53,8 +57,9 @@ for ns in $C $A $S; do
     # No DNS in the namespaces: python's http.server looks up its own name at start.
     mkdir -p "/etc/netns/$ns" && echo "nameserver 127.0.0.1" > "/etc/netns/$ns/resolv.conf"
 done
-# One queue per veth, as demo-live.toml has queues = 1 (a veth gets one queue per CPU by default).
-Q="numtxqueues 1 numrxqueues 1"
+# Two queues per veth, as the configs have queues = 2 (a veth gets one queue per CPU by default, and a queue
+# without a worker would pass its traffic to the kernel untranslated).
+Q="numtxqueues 2 numrxqueues 2"
 ip link add dl-c6 netns $C $Q type veth peer name dl-a6 netns $A $Q
 ip link add dl-s4 netns $S $Q type veth peer name dl-a4 netns $A $Q
 ip -n $C link set dl-c6 up; ip -n $A link set dl-a6 up; ip -n $A link set dl-a4 up; ip -n $S link set dl-s4 up
@@ -69,21 +74,35 @@ in_ns $C ethtool -K dl-c6 tx off >/dev/null
 in_ns $S ethtool -K dl-s4 tx off >/dev/null
 echo "client 2001:db8:6::10 | appliance 2001:db8:6::1, 192.0.2.1 | server 192.0.2.10"
 
-step "starting the appliance: xlat64-dataplane --config deploy/examples/demo-live.toml"
-ip netns exec $A "$BIN" --config "$CONFIG" > "$WORK/dp.log" 2>&1 &
-DP_PID=$!
-for _ in $(seq 100); do
-    grep -q ready "$WORK/dp.log" && break
-    kill -0 "$DP_PID" 2>/dev/null || { cat "$WORK/dp.log"; exit 1; }
-    sleep 0.1
-done
-cat "$WORK/dp.log"
-ip -n $A link show dl-a6 | grep -o 'prog/xdp.*' || true
+start_appliance() { # config
+    step "starting the appliance: xlat64-dataplane --config ${1#"$ROOT"/}"
+    ip netns exec $A "$BIN" --config "$1" > "$WORK/dp.log" 2>&1 &
+    DP_PID=$!
+    for _ in $(seq 100); do
+        grep -q ready "$WORK/dp.log" && break
+        kill -0 "$DP_PID" 2>/dev/null || { cat "$WORK/dp.log"; exit 1; }
+        sleep 0.1
+    done
+    cat "$WORK/dp.log"
+    ip -n $A link show dl-a6 | grep -o 'prog/xdp.*' || true
+    # The box resolves its neighbours (ARP and ND pass through the XDP program to the kernel).
+    in_ns $A ping -c 3 -i 0.3 -W 3 192.0.2.10 >/dev/null
+    in_ns $A ping -6 -c 3 -i 0.3 -W 3 2001:db8:6::10 >/dev/null
+}
 # (Background jobs run `ip netns exec` directly, not through a shell function, so that $! is the process
 # itself: SIGTERM must reach the appliance.)
-# The box resolves its neighbours (ARP and ND pass through the XDP program to the kernel).
-in_ns $A ping -c 1 -W 2 192.0.2.10 >/dev/null
-in_ns $A ping -6 -c 1 -W 2 2001:db8:6::10 >/dev/null
+
+stop_appliance() {
+    step "stopping the appliance (SIGTERM): its counters"
+    kill -TERM "$DP_PID"
+    wait "$DP_PID" || FAIL=1
+    DP_PID=""
+    sed -n '/^worker/p;/stopped/p' "$WORK/dp.log"
+    ip -n $A link show dl-a6 | grep -q 'prog/xdp' && { echo "XDP program left attached"; FAIL=1; }
+    return 0
+}
+
+start_appliance "$CONFIG"
 
 FAIL=0
 check() { # description, command...
@@ -106,7 +125,7 @@ check "the box itself answers: ping6 2001:db8:6::1, ping 192.0.2.1" \
 
 step "HTTP through the translator"
 mkdir -p "$WORK/www" && seq 1 20000 > "$WORK/www/numbers.txt"
-ip netns exec $S python3 -m http.server --bind 192.0.2.10 --directory "$WORK/www" 8080 >/dev/null 2>&1 & HTTP_PIDS+=($!)
+ip netns exec $S python3 -m http.server --bind 192.0.2.10 --directory "$WORK/www" 8080 >"$WORK/http4.log" 2>&1 & HTTP_PIDS+=($!)
 ip netns exec $C python3 -m http.server --bind 2001:db8:6::10 --directory "$WORK/www" 8081 >/dev/null 2>&1 & HTTP_PIDS+=($!)
 for _ in $(seq 100); do
     in_ns $S ss -Hltn 'sport = :8080' | grep -q . && in_ns $C ss -Hltn 'sport = :8081' | grep -q . && break
@@ -118,15 +137,26 @@ check "client (IPv6) GET http://[2001:db8:64::192.0.2.10]:8080/ ($SIZE bytes)" \
 check "server (IPv4) GET http://198.51.100.10:8081/ ($SIZE bytes)" \
     sh -c "[ \$(ip netns exec $S curl -sS -m 10 'http://198.51.100.10:8081/numbers.txt' | wc -c) -eq $SIZE ]"
 
-step "stopping the appliance (SIGTERM): its counters"
-kill -TERM "$DP_PID"
-wait "$DP_PID" || FAIL=1
-DP_PID=""
-sed -n '/^worker/p;/stopped/p' "$WORK/dp.log"
-ip -n $A link show dl-a6 | grep -q 'prog/xdp' && { echo "XDP program left attached"; FAIL=1; }
+stop_appliance
+
+start_appliance "$CONFIG_NAT64"
+
+step "stateful NAT64: the IPv6 client shares 203.0.113.0/30 with every other IPv6 client"
+check "client ping6 2001:db8:64::192.0.2.10 (the server, through pool4)" \
+    in_ns $C ping -6 -c 3 -i 0.2 -W 2 2001:db8:64::c000:20a
+check "client (IPv6) 16 concurrent GETs http://[2001:db8:64::192.0.2.10]:8080/ ($SIZE bytes each)" \
+    sh -c "for i in \$(seq 16); do ip netns exec $C curl -sS -m 10 'http://[2001:db8:64::c000:20a]:8080/numbers.txt' | wc -c & done | grep -cx $SIZE | grep -qx 16"
+check "the server saw those fetches come from pool4 (203.0.113.x)" \
+    grep -q '^203\.0\.113\.[0-3] .*GET /numbers.txt' "$WORK/http4.log"
+check "server (IPv4) GET http://203.0.113.1:8081/ (static binding to [2001:db8:6::10]:8081, $SIZE bytes)" \
+    sh -c "[ \$(ip netns exec $S curl -sS -m 10 'http://203.0.113.1:8081/numbers.txt' | wc -c) -eq $SIZE ]"
+
+stop_appliance
+HANDED=$(awk '/handoff:/ { for (i = 1; i < NF; i++) if ($i == "handed_off") n += $(i + 1) } END { print n + 0 }' "$WORK/dp.log")
+echo "packets handed from one worker to the other (the owner of their pool4 port): $HANDED"
 
 if [ "$FAIL" -eq 0 ]; then
-    step "demo OK: IPv6-only and IPv4-only hosts talked through xlat64"
+    step "demo OK: IPv6-only and IPv4-only hosts talked through xlat64 (SIIT and stateful NAT64)"
 else
     step "demo FAILED"
 fi

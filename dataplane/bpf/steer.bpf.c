@@ -6,7 +6,8 @@
  * Per interface, userspace (dataplane/src/io/afxdp.rs) fills the maps from the compiled config:
  *   conf[0]  bit 0: steer IPv6, bit 1: steer IPv4 (from the interface's role)
  *   pfx6     LPM: every tenant's pool6 and EAM IPv6 prefixes
- *   pfx4     LPM: every tenant's EAM IPv4 prefixes, and 0.0.0.0/0 when a tenant has a pool6
+ *   pfx4     LPM: every tenant's EAM IPv4 prefixes, every NAT64 tenant's pool4 addresses (/32), and
+ *            0.0.0.0/0 when a SIIT tenant has a pool6
  *   local6/4 the box's own addresses (and IPv4 broadcast addresses): always passed
  *   xsks     receive queue -> AF_XDP socket
  * Multicast, IPv4 limited broadcast and IPv6 link-local destinations are always passed.

@@ -3,21 +3,36 @@
 //! its UMEM chunk, and transmit the batch with one kick per socket.
 //!
 //! The translated packet (or the ICMP error built around it) stays in the chunk it arrived in. Other outputs
-//! (fragments) are copied into a free chunk from the worker's free list; none free is a counted drop.
+//! (fragments, ICMP errors from the NAT64 timers) are copied into a free chunk from the worker's free list;
+//! none free is a counted drop.
+//!
+//! # Hand-off (stateful NAT64 with several workers)
+//!
+//! The owner of a NAT64 packet is a pure function of its tuple (`docs/nat64.md`); the pipeline of a worker
+//! that does not own a packet returns [`OutcomeKind::HandedOff`] without emitting anything. The worker keeps
+//! the frame until the end of its batch, then copies the packet into the bounded [`HandoffHub`] ring of the
+//! pair (this worker → owner) and frees its chunk. Each worker has its own UMEM, so the packet must be
+//! copied once anyway: the ring's slots ([`HandoffPacket`], allocated once when the ring is built) are the
+//! preallocated pool, and nothing is allocated per packet. At the start of each batch the owner drains its
+//! incoming rings (at most one batch per ring), copies each packet into a free chunk of its own UMEM and
+//! processes it as if it had received it. A full ring is a counted drop (`handoff_ring_full`). An owner
+//! sleeping in poll() is woken through its eventfd.
 
 use std::fmt;
 
 use hdrhistogram::Histogram;
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{fence, AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use crossbeam_queue::ArrayQueue;
 
 use crate::frame::{Frame, RxMeta, FRAME_SIZE};
 use crate::io::afxdp::{chunk_of, RxDesc, XdpStats, XskPort, XDP_HEADROOM};
 use crate::l2::{L2Error, Resolver};
-use crate::pipeline::{Output, Pipeline};
-use crate::stats::{Direction, Stats};
+use crate::pipeline::{OutcomeKind, Output, Pipeline};
+use crate::stats::{Direction, DropReason, Stats};
 use crate::wire::ethernet::{parse_l2, write_l2, EtherType};
 use crate::xlat::Side;
 
@@ -29,6 +44,126 @@ pub struct Control {
     pub stop: AtomicBool,
     /// Incremented to ask every worker to print its counters.
     pub dump: AtomicU64,
+}
+
+/// Largest packet a hand-off slot holds: what fits in a chunk behind the kernel's headroom (a received frame
+/// never exceeds it, and translating IPv6→IPv4 only shrinks it).
+pub const HANDOFF_MAX: usize = FRAME_SIZE - XDP_HEADROOM;
+
+/// Slots per hand-off ring (per ordered pair of workers). Slots are allocated once, when the ring is built.
+pub const HANDOFF_RING: usize = 256;
+
+/// A hand-off slot: one network-layer packet and where it came in.
+pub struct HandoffPacket {
+    len: u16,
+    /// Hand-offs this packet has taken (a hairpinned packet takes at most two: one per translation pass).
+    hops: u8,
+    meta: RxMeta,
+    data: [u8; HANDOFF_MAX],
+}
+
+/// How a sleeping worker is woken when packets are handed to it.
+struct Waker {
+    /// eventfd, part of the worker's poll() set.
+    fd: i32,
+    /// True while the worker is (about to be) in poll().
+    sleeping: AtomicBool,
+}
+
+/// The hand-off rings between `workers` workers: one bounded single-producer single-consumer ring per ordered
+/// pair (used as such; `ArrayQueue` is MPMC), plus one waker per worker.
+pub struct HandoffHub {
+    workers: usize,
+    /// `rings[from * workers + to]` (empty for from == to).
+    rings: Vec<ArrayQueue<HandoffPacket>>,
+    wakers: Vec<Waker>,
+}
+
+impl fmt::Debug for HandoffHub {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HandoffHub")
+            .field("workers", &self.workers)
+            .finish_non_exhaustive()
+    }
+}
+
+impl HandoffHub {
+    /// Rings of `capacity` slots between every ordered pair of `workers` workers.
+    pub fn new(workers: u16, capacity: usize) -> std::io::Result<HandoffHub> {
+        let n = usize::from(workers.max(1));
+        let mut wakers = Vec::with_capacity(n);
+        for _ in 0..n {
+            // SAFETY: plain syscall; the fd is checked and closed in Drop.
+            let fd = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
+            if fd < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            wakers.push(Waker {
+                fd,
+                sleeping: AtomicBool::new(false),
+            });
+        }
+        let rings = (0..n * n)
+            .map(|k| ArrayQueue::new(if k / n == k % n { 1 } else { capacity.max(1) }))
+            .collect();
+        Ok(HandoffHub {
+            workers: n,
+            rings,
+            wakers,
+        })
+    }
+
+    fn ring(&self, from: usize, to: usize) -> &ArrayQueue<HandoffPacket> {
+        &self.rings[from * self.workers + to]
+    }
+
+    /// True if some other worker has packets waiting for `to`.
+    fn has_incoming(&self, to: usize) -> bool {
+        (0..self.workers).any(|from| from != to && !self.ring(from, to).is_empty())
+    }
+
+    /// Wakes `to` if it sleeps. Called after pushing to its ring.
+    fn wake(&self, to: usize) {
+        let w = &self.wakers[to];
+        // SeqCst fence between our push and our read of `sleeping`, matching the one between the owner's
+        // store of `sleeping` and its check of the rings (`prepare_sleep`): at least one of us sees the other.
+        fence(Ordering::SeqCst);
+        if w.sleeping.load(Ordering::Relaxed) {
+            let one: u64 = 1;
+            // SAFETY: 8-byte write to our eventfd; EAGAIN (counter saturated) means it is signalled already.
+            unsafe { libc::write(w.fd, (&one as *const u64).cast(), 8) };
+        }
+    }
+
+    /// Marks `me` as going to sleep; returns false (and unmarks) if packets already wait for it.
+    fn prepare_sleep(&self, me: usize) -> bool {
+        self.wakers[me].sleeping.store(true, Ordering::Relaxed);
+        // See `wake`.
+        fence(Ordering::SeqCst);
+        if self.has_incoming(me) {
+            self.wakers[me].sleeping.store(false, Ordering::Relaxed);
+            return false;
+        }
+        true
+    }
+
+    /// After poll(): unmarks `me` and clears its eventfd.
+    fn woke(&self, me: usize) {
+        let w = &self.wakers[me];
+        w.sleeping.store(false, Ordering::Relaxed);
+        let mut v: u64 = 0;
+        // SAFETY: 8-byte non-blocking read from our eventfd (EAGAIN when it was not signalled).
+        unsafe { libc::read(w.fd, (&mut v as *mut u64).cast(), 8) };
+    }
+}
+
+impl Drop for HandoffHub {
+    fn drop(&mut self) {
+        for w in &self.wakers {
+            // SAFETY: our eventfd, closed once.
+            unsafe { libc::close(w.fd) };
+        }
+    }
 }
 
 /// Where one side's packets leave: a socket of the worker's port and the interface's addresses.
@@ -79,6 +214,16 @@ pub struct IoCounters {
     pub l2_wrong_interface: u64,
     /// Sleeps in poll() (interrupt mode).
     pub polls: u64,
+    /// NAT64 packets received from the NIC and translated by this worker (it owns them).
+    pub same_worker: u64,
+    /// Packets passed to their owner over a hand-off ring.
+    pub handed_off: u64,
+    /// Packets received from other workers' hand-off rings.
+    pub handoff_received: u64,
+    /// Hand-off ring to the owner full: dropped (also counted as `handoff_ring_full` in the drop counters).
+    pub handoff_ring_full: u64,
+    /// Handed off more than twice (a bug: each translation pass hands off at most once): dropped.
+    pub handoff_loop: u64,
 }
 
 /// What a worker hands back when it stops.
@@ -115,6 +260,25 @@ impl fmt::Display for WorkerReport {
             io.rx_not_ip,
             self.arp_nd_probes
         )?;
+        // Stateful NAT64 only (a SIIT appliance has nothing to hand off).
+        if io.same_worker
+            + io.handed_off
+            + io.handoff_received
+            + io.handoff_ring_full
+            + io.handoff_loop
+            > 0
+        {
+            writeln!(
+                f,
+                "worker {}: handoff: same_worker {} handed_off {} received {} ring_full {} loop {}",
+                self.queue,
+                io.same_worker,
+                io.handed_off,
+                io.handoff_received,
+                io.handoff_ring_full,
+                io.handoff_loop
+            )?;
+        }
         let h = &self.batch_ns;
         if !h.is_empty() {
             writeln!(
@@ -178,6 +342,39 @@ struct Pending {
     vlan: Option<u16>,
 }
 
+/// A frame to hand to another worker at the end of the batch: its chunk, packet offset, length and metadata.
+#[derive(Debug, Clone, Copy)]
+struct Staged {
+    chunk: u64,
+    off: usize,
+    len: usize,
+    meta: RxMeta,
+    to: u16,
+    hops: u8,
+    direction: Option<Direction>,
+}
+
+/// Expiries the NAT64 timers may handle per pass.
+const TIMER_BUDGET: usize = 64;
+
+/// Interval between NAT64 timer passes (ns), busy or idle; a pass that used its whole budget is followed by
+/// another at the next batch. Session lifetimes move in 1 s steps and the shortest timer is the held SYN's 6 s,
+/// so 50 ms is precise enough and keeps an idle worker to 20 wake-ups a second.
+const TIMER_INTERVAL_NS: u64 = 50_000_000;
+
+/// The monotonic clock (CLOCK_MONOTONIC, ns): the same in every worker.
+fn monotonic_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime into a live timespec.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    (ts.tv_sec as u64)
+        .saturating_mul(1_000_000_000)
+        .saturating_add(ts.tv_nsec as u64)
+}
+
 struct Worker {
     port: XskPort,
     pipeline: Pipeline,
@@ -189,6 +386,16 @@ struct Worker {
     batch_ns: Histogram<u64>,
     /// L2 failures logged so far (the first few are, to help set-up; the rest are only counted).
     l2_logged: u32,
+    /// Hand-off rings (stateful NAT64 with several workers).
+    hub: Option<Arc<HandoffHub>>,
+    /// Frames to hand over at the end of the batch.
+    staged: Vec<Staged>,
+    /// Hand-off ring-full drops per direction (merged into the drop counters in reports).
+    ring_full: [u64; 2],
+    /// The configuration has NAT64 tenants: feed the clock, run the timers.
+    nat64: bool,
+    /// Next timer pass while idle (monotonic ns).
+    next_timers: u64,
 }
 
 /// Runs a worker until `ctl.stop`; returns its counters.
@@ -197,6 +404,7 @@ pub fn run(
     pipeline: Pipeline,
     cfg: WorkerConfig,
     ctl: Arc<Control>,
+    hub: Option<Arc<HandoffHub>>,
 ) -> WorkerReport {
     if let Some(core) = cfg.core {
         if !core_affinity::set_for_current(core_affinity::CoreId { id: core }) {
@@ -215,6 +423,7 @@ pub fn run(
     } else {
         None
     };
+    let nat64 = pipeline.nat64().is_some();
     let mut w = Worker {
         port,
         pipeline,
@@ -225,6 +434,14 @@ pub fn run(
         l2_logged: 0,
         // 1 ns .. 10 s, 3 significant digits: fixed size, never resized on the packet path.
         batch_ns: Histogram::new_with_bounds(1, 10_000_000_000, 3).expect("valid bounds"),
+        // At most one per frame of a batch: the received ones plus those drained from every ring.
+        staged: Vec::with_capacity(
+            cfg.batch as usize * (1 + hub.as_ref().map_or(0, |h| h.workers)),
+        ),
+        hub,
+        ring_full: [0; 2],
+        nat64,
+        next_timers: 0,
         cfg,
     };
     let mut dump_seen = ctl.dump.load(Ordering::Relaxed);
@@ -244,10 +461,15 @@ pub fn run(
 
 impl Worker {
     fn report(&self) -> WorkerReport {
+        let mut stats = self.pipeline.stats().clone();
+        for d in Direction::ALL {
+            stats.dir_mut(d).dropped[DropReason::HandOffRingFull as usize] +=
+                self.ring_full[d as usize];
+        }
         WorkerReport {
             queue: self.cfg.queue,
             io: self.io,
-            stats: self.pipeline.stats().clone(),
+            stats,
             arp_nd_probes: self.resolver.as_ref().map_or(0, |r| r.probes()),
             xdp: (0..self.port.sockets().len())
                 .filter_map(|k| {
@@ -257,6 +479,10 @@ impl Worker {
                 .collect(),
             batch_ns: self.batch_ns.clone(),
         }
+    }
+
+    fn me(&self) -> usize {
+        self.cfg.queue as usize
     }
 
     /// Waits for work: spins (busy mode, waking the kernel's RX when it asks) or sleeps in poll().
@@ -277,14 +503,31 @@ impl Worker {
             }
             std::hint::spin_loop();
         } else {
-            self.io.polls += 1;
             // Frames still in flight (the device is busy): come back soon to kick again.
-            let timeout = if self.port.tx_in_flight() {
+            let mut timeout = if self.port.tx_in_flight() {
                 1
             } else {
                 self.cfg.poll_timeout_ms
             };
-            self.port.poll(timeout);
+            if self.nat64 {
+                // The timers run at least every TIMER_INTERVAL_NS.
+                timeout = timeout.min((TIMER_INTERVAL_NS / 1_000_000) as i32);
+            }
+            let me = self.me();
+            let extra = match self.hub.as_deref() {
+                Some(h) => {
+                    if !h.prepare_sleep(me) {
+                        return;
+                    }
+                    Some(h.wakers[me].fd)
+                }
+                None => None,
+            };
+            self.io.polls += 1;
+            self.port.poll(timeout, extra);
+            if let Some(h) = self.hub.as_deref() {
+                h.woke(me);
+            }
         }
     }
 
@@ -302,9 +545,19 @@ impl Worker {
         }
     }
 
-    /// One batch. Returns false if nothing was received.
+    /// One batch: packets handed over by other workers, then the sockets' RX rings, then the NAT64 timers;
+    /// hand-offs go out, TX is kicked once. Returns false if nothing was received.
     fn step(&mut self) -> bool {
         self.port.complete();
+        let now = Instant::now();
+        let now_ns = if self.nat64 {
+            let t = monotonic_ns();
+            self.pipeline.set_now(t);
+            t
+        } else {
+            0
+        };
+        let handed = self.receive_handoffs(now);
         self.rx.clear();
         let mut got = 0u32;
         for s in 0..self.port.sockets().len() {
@@ -313,13 +566,16 @@ impl Worker {
             }
             got += self.port.rx(s, self.cfg.batch - got, &mut self.rx);
         }
-        if got == 0 {
+        if got == 0 && handed == 0 {
+            if self.nat64 && now_ns >= self.next_timers {
+                self.timers(now, now_ns);
+                self.port.flush_tx();
+            }
             self.port.refill_all();
             return false;
         }
         self.io.batches += 1;
         self.io.rx_packets += u64::from(got);
-        let now = Instant::now();
         if let Some(r) = self.resolver.as_mut() {
             r.absorb(now);
         }
@@ -328,6 +584,10 @@ impl Worker {
             self.one(sock, d, now);
         }
         self.rx = rx;
+        if self.nat64 && now_ns >= self.next_timers {
+            self.timers(now, now_ns);
+        }
+        self.send_handoffs();
         self.port.flush_tx();
         self.port.refill_all();
         let ns = u64::try_from(now.elapsed().as_nanos()).unwrap_or(u64::MAX);
@@ -335,13 +595,109 @@ impl Worker {
         true
     }
 
+    /// Runs the NAT64 timers (bounded) and sends what they emit (ICMP errors for held SYNs); the session log
+    /// goes to stdout as JSON lines.
+    fn timers(&mut self, now: Instant, now_ns: u64) {
+        let port = &mut self.port;
+        let io = &mut self.io;
+        let pending = &mut self.pending;
+        let n = self
+            .pipeline
+            .run_timers(TIMER_BUDGET, &mut |o| copy_out(port, io, pending, &o));
+        self.next_timers = if n >= TIMER_BUDGET {
+            now_ns // more are due: again at the next batch
+        } else {
+            now_ns + TIMER_INTERVAL_NS
+        };
+        self.pipeline.drain_session_log(&mut |l| println!("{l}"));
+        self.send_pending(now);
+    }
+
+    /// Processes the packets other workers handed over (at most one batch per ring). Returns how many.
+    fn receive_handoffs(&mut self, now: Instant) -> u32 {
+        let Some(hub) = self.hub.clone() else {
+            return 0;
+        };
+        let me = self.me();
+        let mut n = 0u32;
+        for from in (0..hub.workers).filter(|&f| f != me) {
+            let ring = hub.ring(from, me);
+            for _ in 0..self.cfg.batch {
+                let Some(m) = ring.pop() else {
+                    break;
+                };
+                n += 1;
+                self.io.handoff_received += 1;
+                let Some(c) = self.port.alloc() else {
+                    self.io.no_free_frame += 1;
+                    continue;
+                };
+                let len = usize::from(m.len);
+                // SAFETY: c was just taken from the free list: ours, and no other slice of it exists.
+                let dst =
+                    unsafe { std::slice::from_raw_parts_mut(self.port.chunk_ptr(c), FRAME_SIZE) };
+                dst[XDP_HEADROOM..XDP_HEADROOM + len].copy_from_slice(&m.data[..len]);
+                self.translate(c, XDP_HEADROOM, XDP_HEADROOM + len, m.meta, m.hops, now);
+            }
+        }
+        n
+    }
+
+    /// Copies the staged frames into their owners' rings, frees their chunks and wakes the owners.
+    fn send_handoffs(&mut self) {
+        if self.staged.is_empty() {
+            return;
+        }
+        let Some(hub) = self.hub.clone() else {
+            // No rings (a single worker): cannot happen, the pipeline of worker 0 of 1 owns everything.
+            for s in std::mem::take(&mut self.staged) {
+                self.port.release(s.chunk);
+            }
+            return;
+        };
+        let me = self.me();
+        let mut woken = 0u64; // bit per worker (workers beyond 63 are always woken)
+        let staged = std::mem::take(&mut self.staged);
+        for s in &staged {
+            let to = usize::from(s.to);
+            // SAFETY: the chunk is the worker's (staged, not on any ring) until released below.
+            let buf =
+                unsafe { std::slice::from_raw_parts(self.port.chunk_ptr(s.chunk), FRAME_SIZE) };
+            let ok = to < hub.workers && to != me && s.len <= HANDOFF_MAX && {
+                let mut m = HandoffPacket {
+                    len: s.len as u16,
+                    hops: s.hops,
+                    meta: s.meta,
+                    data: [0; HANDOFF_MAX],
+                };
+                m.data[..s.len].copy_from_slice(&buf[s.off..s.off + s.len]);
+                hub.ring(me, to).push(m).is_ok()
+            };
+            self.port.release(s.chunk);
+            if ok {
+                self.io.handed_off += 1;
+                if to >= 64 || woken & (1 << to) == 0 {
+                    woken |= 1u64.checked_shl(to as u32).unwrap_or(0);
+                    hub.wake(to);
+                }
+            } else {
+                self.io.handoff_ring_full += 1;
+                if let Some(d) = s.direction {
+                    self.ring_full[d as usize] += 1;
+                }
+            }
+        }
+        self.staged = staged;
+        self.staged.clear();
+    }
+
     fn one(&mut self, sock: usize, d: RxDesc, now: Instant) {
         let chunk = chunk_of(d.addr);
         let off = (d.addr - chunk) as usize;
         let end = (off + d.len as usize).min(FRAME_SIZE);
         // SAFETY: the chunk came off our RX ring: the worker owns it until it goes on a TX or fill ring.
-        let buf: &mut [u8] =
-            unsafe { std::slice::from_raw_parts_mut(self.port.chunk_ptr(chunk), FRAME_SIZE) };
+        let buf: &[u8] =
+            unsafe { std::slice::from_raw_parts(self.port.chunk_ptr(chunk), FRAME_SIZE) };
         let Ok(l2) = parse_l2(&buf[off..end]) else {
             self.io.rx_not_ip += 1;
             self.port.release(chunk);
@@ -363,11 +719,29 @@ impl Worker {
         };
         // Ethernet padding of short frames is not part of the packet.
         let end = end.min(start + ip_len);
-        let mut frame = Frame::new(buf, start, end);
-        frame.meta = RxMeta {
+        let meta = RxMeta {
             ingress: self.cfg.ingress.get(sock).copied().unwrap_or(u16::MAX),
             vlan: l2.vlan,
         };
+        self.translate(chunk, start, end, meta, 0, now);
+    }
+
+    /// Runs the packet at `chunk[start..end]` through the pipeline and sends, stages (hand-off) or frees it.
+    /// `hops`: hand-offs it took to get here (0: straight from the NIC).
+    fn translate(
+        &mut self,
+        chunk: u64,
+        start: usize,
+        end: usize,
+        meta: RxMeta,
+        hops: u8,
+        now: Instant,
+    ) {
+        // SAFETY: the chunk is the worker's (received, or taken from the free list) until it goes on a ring.
+        let buf: &mut [u8] =
+            unsafe { std::slice::from_raw_parts_mut(self.port.chunk_ptr(chunk), FRAME_SIZE) };
+        let mut frame = Frame::new(buf, start, end);
+        frame.meta = meta;
         let base = buf_addr(&frame);
         let mut in_frame: Option<Pending> = None;
         let port = &mut self.port;
@@ -385,32 +759,42 @@ impl Worker {
                 });
                 return;
             }
-            let Some(c) = port.alloc() else {
-                io.no_free_frame += 1;
-                return;
-            };
-            let at = XDP_HEADROOM;
-            if at + o.packet.len() > FRAME_SIZE {
-                io.no_headroom += 1;
-                port.release(c);
+            copy_out(port, io, pending, &o);
+        };
+        let outcome = self.pipeline.process(&mut frame, &mut emit);
+        if let OutcomeKind::HandedOff { worker } = outcome.kind {
+            // Nothing was emitted; the frame (possibly rewritten: a hairpinned packet's first pass) moves on.
+            if hops >= 2 {
+                self.io.handoff_loop += 1;
+                self.port.release(chunk);
                 return;
             }
-            // SAFETY: c was just taken from the free list: ours, and no other slice of it exists.
-            let dst = unsafe { std::slice::from_raw_parts_mut(port.chunk_ptr(c), FRAME_SIZE) };
-            dst[at..at + o.packet.len()].copy_from_slice(o.packet);
-            pending.push(Pending {
-                chunk: c,
-                off: at,
-                len: o.packet.len(),
-                side: o.side,
-                vlan: o.vlan,
+            self.staged.push(Staged {
+                chunk,
+                off: frame.start(),
+                len: frame.len(),
+                meta: frame.meta,
+                to: worker,
+                hops: hops + 1,
+                direction: outcome.direction,
             });
-        };
-        self.pipeline.process(&mut frame, &mut emit);
+            return;
+        }
+        if self.nat64 && hops == 0 {
+            let t = outcome.tenant.map(|t| self.pipeline.snapshot().tenant(t));
+            if t.is_some_and(|t| t.nat64.is_some()) {
+                self.io.same_worker += 1;
+            }
+        }
         match in_frame {
             Some(p) => self.send(p, now),
             None => self.port.release(chunk),
         }
+        self.send_pending(now);
+    }
+
+    /// Sends the outputs copied into chunks of their own.
+    fn send_pending(&mut self, now: Instant) {
         let extra = std::mem::take(&mut self.pending);
         for &p in &extra {
             self.send(p, now);
@@ -490,7 +874,83 @@ impl Worker {
     }
 }
 
+/// Copies an output that is not in its input frame into a free chunk and queues it in `pending`.
+fn copy_out(port: &mut XskPort, io: &mut IoCounters, pending: &mut Vec<Pending>, o: &Output<'_>) {
+    let Some(c) = port.alloc() else {
+        io.no_free_frame += 1;
+        return;
+    };
+    let at = XDP_HEADROOM;
+    if at + o.packet.len() > FRAME_SIZE {
+        io.no_headroom += 1;
+        port.release(c);
+        return;
+    }
+    // SAFETY: c was just taken from the free list: ours, and no other slice of it exists.
+    let dst = unsafe { std::slice::from_raw_parts_mut(port.chunk_ptr(c), FRAME_SIZE) };
+    dst[at..at + o.packet.len()].copy_from_slice(o.packet);
+    pending.push(Pending {
+        chunk: c,
+        off: at,
+        len: o.packet.len(),
+        side: o.side,
+        vlan: o.vlan,
+    });
+}
+
 /// Address of the frame's buffer (to tell outputs inside it from outputs elsewhere).
 fn buf_addr(frame: &Frame<'_>) -> usize {
     frame.buffer().as_ptr() as usize
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn packet(n: u8) -> HandoffPacket {
+        let mut m = HandoffPacket {
+            len: 1,
+            hops: 1,
+            meta: RxMeta::default(),
+            data: [0; HANDOFF_MAX],
+        };
+        m.data[0] = n;
+        m
+    }
+
+    #[test]
+    fn rings_are_per_ordered_pair_and_bounded() {
+        let hub = HandoffHub::new(3, 2).unwrap();
+        assert!(!hub.has_incoming(1));
+        assert!(hub.ring(0, 1).push(packet(1)).is_ok());
+        assert!(hub.ring(0, 1).push(packet(2)).is_ok());
+        // Full: the caller counts handoff_ring_full.
+        assert!(hub.ring(0, 1).push(packet(3)).is_err());
+        assert!(hub.has_incoming(1));
+        assert!(!hub.has_incoming(0) && !hub.has_incoming(2));
+        assert_eq!(hub.ring(0, 1).pop().unwrap().data[0], 1);
+        assert_eq!(hub.ring(2, 1).len(), 0);
+    }
+
+    #[test]
+    fn a_sleeping_owner_is_woken_and_a_waiting_packet_keeps_it_awake() {
+        let hub = HandoffHub::new(2, 4).unwrap();
+        // Nothing waiting: worker 1 may sleep; a push from worker 0 signals its eventfd.
+        assert!(hub.prepare_sleep(1));
+        hub.ring(0, 1).push(packet(7)).ok().unwrap();
+        hub.wake(1);
+        let mut fds = [libc::pollfd {
+            fd: hub.wakers[1].fd,
+            events: libc::POLLIN,
+            revents: 0,
+        }];
+        // SAFETY: one live pollfd.
+        assert_eq!(unsafe { libc::poll(fds.as_mut_ptr(), 1, 0) }, 1);
+        hub.woke(1);
+        // SAFETY: as above.
+        assert_eq!(unsafe { libc::poll(fds.as_mut_ptr(), 1, 0) }, 0, "cleared");
+        // A packet already waiting: no sleep.
+        assert!(!hub.prepare_sleep(1));
+        assert!(!hub.wakers[1].sleeping.load(Ordering::Relaxed));
+    }
 }

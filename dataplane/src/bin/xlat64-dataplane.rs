@@ -1,4 +1,4 @@
-//! `xlat64-dataplane --config FILE`: the live SIIT appliance on AF_XDP.
+//! `xlat64-dataplane --config FILE`: the live SIIT / stateful NAT64 appliance on AF_XDP.
 //!
 //! Starts one pinned worker per queue (each with sockets on every configured interface), loads the XDP
 //! steering program on every interface, and runs until SIGTERM or SIGINT: then detaches the programs, lets
@@ -18,7 +18,7 @@ use dataplane::io::steer::{SteerProgram, STEER_V4, STEER_V6};
 use dataplane::l2;
 use dataplane::pipeline::Pipeline;
 use dataplane::tables::Snapshot;
-use dataplane::worker::{self, Control, Egress, WorkerConfig};
+use dataplane::worker::{self, Control, Egress, HandoffHub, WorkerConfig, HANDOFF_RING};
 use mgmt_api::config::{parse_mac, InterfaceRole, PollMode};
 use mgmt_api::Config;
 
@@ -29,7 +29,7 @@ const ADDRESS_REFRESH: Duration = Duration::from_secs(1);
 #[command(
     name = "xlat64-dataplane",
     version,
-    about = "xlat64's live SIIT translator on AF_XDP"
+    about = "xlat64's live SIIT / NAT64 translator on AF_XDP"
 )]
 struct Args {
     /// The configuration (TOML, with a [dataplane] section).
@@ -81,14 +81,16 @@ fn main() -> Result<()> {
         Arc::new(Snapshot::compile(&cfg).map_err(|e| {
             anyhow::anyhow!("{}: invalid configuration:\n{e}", args.config.display())
         })?);
-    // Stateful NAT64 state is per worker; until the workers hand packets to each other, several queues would
-    // allocate the same pool4 ports independently.
-    if dp.queues > 1 && snapshot.tenants().iter().any(|t| t.nat64.is_some()) {
-        bail!(
-            "{}: NAT64 tenants need dataplane.queues = 1 for now (workers do not hand packets to each other yet)",
-            args.config.display()
-        );
-    }
+    // Stateful NAT64 state is per worker (each owns a slice of every pool4 address's ports): with several
+    // workers, packets reaching a worker that does not own them go to their owner over the hand-off rings.
+    let nat64 = snapshot.tenants().iter().any(|t| t.nat64.is_some());
+    let hub = if nat64 && dp.queues > 1 {
+        Some(Arc::new(
+            HandoffHub::new(dp.queues, HANDOFF_RING).context("creating the hand-off rings")?,
+        ))
+    } else {
+        None
+    };
 
     let mut ifaces = Vec::new();
     for i in &dp.interfaces {
@@ -190,12 +192,13 @@ fn main() -> Result<()> {
             v6: egress(v6i),
             v4: egress(v4i),
         };
-        let pipeline = Pipeline::new(snapshot.clone());
+        let pipeline = Pipeline::new_worker(snapshot.clone(), q as u16, dp.queues);
         let ctl = ctl.clone();
+        let hub = hub.clone();
         handles.push(
             std::thread::Builder::new()
                 .name(format!("xlat64-q{q}"))
-                .spawn(move || worker::run(port, pipeline, wcfg, ctl))
+                .spawn(move || worker::run(port, pipeline, wcfg, ctl, hub))
                 .context("starting a worker thread")?,
         );
     }

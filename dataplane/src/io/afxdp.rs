@@ -402,13 +402,16 @@ impl XskPort {
         }
     }
 
-    /// Waits up to `timeout_ms` for any socket to have frames to receive. Returns true if one has.
-    pub fn poll(&self, timeout_ms: i32) -> bool {
+    /// Waits up to `timeout_ms` for any socket to have frames to receive, or `extra` (the worker's hand-off
+    /// eventfd) to be readable. Returns true if one is.
+    pub fn poll(&self, timeout_ms: i32, extra: Option<i32>) -> bool {
         let mut fds: Vec<libc::pollfd> = self
             .sockets
             .iter()
-            .map(|s| libc::pollfd {
-                fd: s.fd,
+            .map(|s| s.fd)
+            .chain(extra)
+            .map(|fd| libc::pollfd {
+                fd,
                 events: libc::POLLIN,
                 revents: 0,
             })

@@ -186,13 +186,22 @@ impl SteerProgram {
     }
 
     /// Fills the prefix maps from the compiled config: every tenant's pool6 and EAM IPv6 prefixes; its EAM
-    /// IPv4 prefixes, and all of IPv4 for a tenant with a pool6 (the box's own addresses stay out through
-    /// the local maps).
+    /// IPv4 prefixes; for a stateful NAT64 tenant its pool4 addresses (IPv4 packets to anything else are not
+    /// its business); for a SIIT tenant with a pool6, all of IPv4 (any IPv4 source may be addressed through
+    /// it). The box's own addresses stay out through the local maps.
     pub fn add_snapshot(&self, snapshot: &Snapshot) -> io::Result<()> {
         for t in snapshot.tenants() {
             if let Some(p) = t.pool6() {
                 self.add_prefix6(p.addr(), p.len())?;
-                self.add_prefix4([0; 4], 0)?;
+            }
+            match t.nat64.as_deref() {
+                Some(n) => {
+                    for i in 0..n.pool4.len() {
+                        self.add_prefix4(n.pool4.addr(i), 32)?;
+                    }
+                }
+                None if t.pool6().is_some() => self.add_prefix4([0; 4], 0)?,
+                None => {}
             }
             for e in t.eamt().entries() {
                 self.add_prefix6(e.v6, e.len6)?;
