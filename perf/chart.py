@@ -1,0 +1,99 @@
+#!/usr/bin/env python3
+"""Summarises a perf/compare.sh run: medians of the RFC 8219 throughput searches per device under test,
+latency at throughput, ratios; prints a Markdown table, writes summary.json next to the results and a PNG
+bar chart.
+
+    python3 perf/chart.py OUT_DIR CHART.png
+"""
+import glob
+import json
+import os
+import statistics
+import sys
+
+ORDER = ["raw", "kernel", "xlat64", "tayga", "xlat64-nat64"]
+NAMES = {
+    "raw": "raw AF_XDP forwarding (no translation)",
+    "kernel": "Linux kernel IPv6 forwarding",
+    "xlat64": "xlat64 SIIT (AF_XDP)",
+    "tayga": "TAYGA SIIT (TUN)",
+    "xlat64-nat64": "xlat64 NAT64",
+}
+
+
+def main():
+    out, chart = sys.argv[1], sys.argv[2]
+    runs = {}
+    for path in sorted(glob.glob(os.path.join(out, "*-*.json"))):
+        with open(path) as f:
+            d = json.load(f)
+        runs.setdefault(d["label"], []).append(d)
+    summary = {}
+    for label, rs in runs.items():
+        tp = [r["result"]["throughput_pps"] for r in rs]
+        at = [r["result"]["at_throughput"] for r in rs if r["result"]["at_throughput"]]
+        lat = lambda k: statistics.median([a["latency_ns"][k] for a in at]) if at else None
+        summary[label] = {
+            "trials": len(rs),
+            "throughput_pps": tp,
+            "median_pps": statistics.median(tp),
+            "min_pps": min(tp),
+            "max_pps": max(tp),
+            "generator_limited": sum(1 for r in rs if r["result"]["generator_limited"]),
+            "latency_at_throughput_ns": {k: lat(k) for k in ("p50", "p90", "p99", "p999", "max")},
+            "frame_size": rs[0]["frame_size"],
+        }
+    labels = [l for l in ORDER if l in summary] + sorted(l for l in summary if l not in ORDER)
+    x = summary.get("xlat64", {}).get("median_pps")
+    ratios = {}
+    for base in ("raw", "kernel", "tayga"):
+        b = summary.get(base, {}).get("median_pps")
+        if x and b:
+            ratios[f"xlat64/{base}"] = x / b
+    with open(os.path.join(out, "summary.json"), "w") as f:
+        json.dump({"devices": summary, "ratios": ratios}, f, indent=2)
+
+    us = lambda v: "–" if v is None else f"{v / 1e3:.0f}"
+    print("| device under test | median Mpps | min–max Mpps | trials | latency at throughput p50 / p99 / p99.9 (µs) |")
+    print("|---|---:|---:|---:|---|")
+    for l in labels:
+        s = summary[l]
+        la = s["latency_at_throughput_ns"]
+        gl = f" ({s['generator_limited']}× generator-limited)" if s["generator_limited"] else ""
+        print(
+            f"| {NAMES.get(l, l)} | **{s['median_pps'] / 1e6:.3f}** | {s['min_pps'] / 1e6:.3f}–{s['max_pps'] / 1e6:.3f} "
+            f"| {s['trials']}{gl} | {us(la['p50'])} / {us(la['p99'])} / {us(la['p999'])} |"
+        )
+    print()
+    for k, v in ratios.items():
+        print(f"- {k}: **{v:.2f}** ({v * 100:.0f}%)")
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 4.2), dpi=110)
+    med = [summary[l]["median_pps"] / 1e6 for l in labels]
+    lo = [m - summary[l]["min_pps"] / 1e6 for m, l in zip(med, labels)]
+    hi = [summary[l]["max_pps"] / 1e6 - m for m, l in zip(med, labels)]
+    colors = {"raw": "#999999", "kernel": "#6b8ec7", "xlat64": "#d9822b", "tayga": "#7aa35b"}
+    bars = ax.bar(
+        [NAMES.get(l, l).replace(" (", "\n(") for l in labels],
+        med,
+        yerr=[lo, hi],
+        capsize=4,
+        color=[colors.get(l, "#aa66aa") for l in labels],
+    )
+    for b, m in zip(bars, med):
+        ax.text(b.get_x() + b.get_width() / 2, m, f"{m:.3f}", ha="center", va="bottom", fontsize=9)
+    fs = summary[labels[0]]["frame_size"] if labels else "?"
+    ax.set_ylabel("throughput without loss, Mpps (median)")
+    ax.set_title(f"RFC 8219 throughput, {fs}-byte IPv6 frames, 1 core each (bars: min–max)", fontsize=10)
+    ax.tick_params(axis="x", labelsize=8)
+    fig.tight_layout()
+    fig.savefig(chart)
+
+
+if __name__ == "__main__":
+    main()
