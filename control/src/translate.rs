@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use dataplane::frame::{Frame, RxMeta, FRAME_SIZE, HEADROOM};
 use dataplane::io::pcap::{PcapFileError, PcapSink, PcapSource, TsResolution};
-use dataplane::io::Payload;
+use dataplane::io::{EthAddrs, Payload};
 use dataplane::pipeline::{Outcome, OutcomeKind, Output, Pipeline};
 use dataplane::stats::{Direction, DirectionStats, DropReason, Stats};
 use dataplane::tables::Snapshot;
@@ -37,6 +37,38 @@ pub struct TranslateOptions {
     pub explain: bool,
     /// Ingress interface of every packet (a name from the config's `ipv4_side.interface` entries).
     pub interface: Option<String>,
+    /// After the last packet, run the stateful timers up to this time (held SYNs answered, sessions expired).
+    pub run_timers_until: Option<TimersUntil>,
+}
+
+/// `--run-timers-until`: a capture time, or a time after the last packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimersUntil {
+    /// `SECONDS`: a time on the capture's clock (seconds since the epoch, like its timestamps).
+    At(Duration),
+    /// `+SECONDS`: this long after the last packet.
+    AfterLast(Duration),
+}
+
+impl std::str::FromStr for TimersUntil {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (relative, num) = match s.strip_prefix('+') {
+            Some(rest) => (true, rest),
+            None => (false, s),
+        };
+        let secs: f64 = num
+            .parse()
+            .map_err(|_| format!("{s:?} is not a number of seconds (SECONDS or +SECONDS)"))?;
+        let d = Duration::try_from_secs_f64(secs)
+            .map_err(|_| format!("{s:?}: seconds must be finite and not negative"))?;
+        Ok(if relative {
+            TimersUntil::AfterLast(d)
+        } else {
+            TimersUntil::At(d)
+        })
+    }
 }
 
 /// Why a translation run could not be done. All of these are the operator's to fix (exit code 2).
@@ -115,6 +147,9 @@ pub fn run(
     let mut buf: Vec<u8> = Vec::with_capacity(FRAME_SIZE);
     let mut packets_in = 0;
     let mut line = String::new();
+    // Ethernet addresses of the latest frame from each side, for packets the timers emit.
+    let mut last_eth: [Option<EthAddrs>; 2] = [None, None];
+    let mut last_ts = Duration::ZERO;
 
     while let Some(pkt) = source.next_packet()? {
         packets_in += 1;
@@ -143,6 +178,14 @@ pub fn run(
                 };
                 let eth = pkt.link.eth();
                 let timestamp = pkt.timestamp;
+                // The capture's timestamps are the clock: timers due before this packet fire first.
+                let expired = run_timers(&mut pipeline, &mut sink, &last_eth, timestamp)?;
+                if expired > 0 && opts.explain {
+                    explain_timers(out, timestamp, resolution, expired)?;
+                }
+                if let (Some(side), Some(a)) = (in_side, eth) {
+                    last_eth[side as usize] = Some(a);
+                }
                 let mut write_error = None;
                 let outcome = pipeline.process(&mut frame, &mut |o: Output<'_>| {
                     if write_error.is_some() {
@@ -162,6 +205,7 @@ pub fn run(
                 if let Some(e) = write_error {
                     return Err(e.into());
                 }
+                last_ts = timestamp;
                 describe(&mut line, &pipeline, outcome);
             }
             Payload::NotIp { ethertype } => {
@@ -194,6 +238,16 @@ pub fn run(
             writeln!(out, "{line}").map_err(TranslateError::Report)?;
         }
     }
+    if let Some(until) = opts.run_timers_until {
+        let at = match until {
+            TimersUntil::At(t) => t,
+            TimersUntil::AfterLast(d) => last_ts + d,
+        };
+        let expired = run_timers(&mut pipeline, &mut sink, &last_eth, at)?;
+        if opts.explain {
+            explain_timers(out, at, resolution, expired)?;
+        }
+    }
     let packets_out = sink.count();
     sink.finish()?;
 
@@ -206,6 +260,52 @@ pub fn run(
     };
     write_summary(out, &report).map_err(TranslateError::Report)?;
     Ok(report)
+}
+
+/// Runs the stateful timers up to `at` (capture time), writing what they emit (ICMP errors for held SYNs)
+/// with that timestamp. An output leaves on a side: it gets the addresses of the latest frame that came from
+/// that side, swapped, or those of a frame from the other side as they were. Returns the expiries handled.
+fn run_timers<W: Write>(
+    pipeline: &mut Pipeline,
+    sink: &mut PcapSink<W>,
+    last_eth: &[Option<EthAddrs>; 2],
+    at: Duration,
+) -> Result<usize, TranslateError> {
+    let now_ns = u64::try_from(at.as_nanos()).unwrap_or(u64::MAX);
+    let mut write_error = None;
+    let expired = pipeline.run_timers_until(now_ns, &mut |o: Output<'_>| {
+        if write_error.is_some() {
+            return;
+        }
+        let other = match o.side {
+            Side::V4 => Side::V6,
+            Side::V6 => Side::V4,
+        };
+        let addrs = last_eth[o.side as usize]
+            .map(EthAddrs::swapped)
+            .or(last_eth[other as usize]);
+        if let Err(e) = sink.write(at, addrs, o.vlan, o.packet) {
+            write_error = Some(e);
+        }
+    });
+    match write_error {
+        Some(e) => Err(e.into()),
+        None => Ok(expired),
+    }
+}
+
+fn explain_timers(
+    out: &mut dyn Write,
+    at: Duration,
+    resolution: TsResolution,
+    expired: usize,
+) -> Result<(), TranslateError> {
+    writeln!(
+        out,
+        "    - {} timers: {expired} expired (sessions, bindings, held SYNs)",
+        timestamp(at, resolution)
+    )
+    .map_err(TranslateError::Report)
 }
 
 /// The ingress interface index for `--interface NAME`. Without the option, or with a name the config does not
@@ -271,6 +371,8 @@ fn describe(line: &mut String, pipeline: &Pipeline, outcome: Outcome) {
         OutcomeKind::Translated { .. } => write!(line, "translated"),
         OutcomeKind::IcmpError(reason) => write!(line, "icmp_error {}", reason.as_str()),
         OutcomeKind::Dropped(reason) => write!(line, "dropped {}", reason.as_str()),
+        // One pipeline offline: never happens (NAT64 hands off between workers only).
+        OutcomeKind::HandedOff { worker } => write!(line, "handed_off {worker}"),
     };
 }
 

@@ -106,6 +106,7 @@ fn library_run_reports_the_counters() {
         output,
         explain: false,
         interface: None,
+        run_timers_until: None,
     };
     let (mut out, mut diag) = (Vec::new(), Vec::new());
     let report = control::translate::run(&opts, &mut out, &mut diag).expect("run");
@@ -464,4 +465,67 @@ fn demo_explains_every_packet() {
             "bad checksum in output at {ts:?}: {p:02x?}"
         );
     }
+}
+
+/// RFC 6146 §3.5.2.3 offline: an IPv4 SYN to a pool4 address with no binding is held; only when the capture's
+/// clock passes 6 s without an IPv6 SYN claiming it does the translator answer with ICMP Port Unreachable.
+/// `--run-timers-until` runs the clock past the last packet.
+#[test]
+fn run_timers_until_answers_a_held_ipv4_syn_after_six_seconds() {
+    const NAT64_TOML: &str = r#"
+[[tenants]]
+name = "mobile"
+id = 1
+mode = "nat64"
+pool6 = "2001:db8:64::/96"
+[[tenants.pool4]]
+prefix = "203.0.113.0/28"
+"#;
+    let mut syn = Vec::new();
+    etherparse::PacketBuilder::ipv4(SERVER4, [203, 0, 113, 5], 60)
+        .tcp(4000, 5555, 1, 1000)
+        .syn()
+        .write(&mut syn, &[])
+        .expect("build");
+    let capture = pcap_file(LINKTYPE_RAW, &[(ts(0), syn)]);
+    let (cfg, input, output) = setup("held_syn", NAT64_TOML, &capture);
+
+    // Without the option, the capture ends before the 6 s: nothing comes out.
+    let o = translate(&cfg, &input, &output, &["--explain"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(read_pcap(&std::fs::read(&output).unwrap()).1.is_empty());
+
+    // 5 s after the last packet: still held.
+    let o = translate(&cfg, &input, &output, &["--run-timers-until", "+5"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(read_pcap(&std::fs::read(&output).unwrap()).1.is_empty());
+
+    // 7 s after: Port Unreachable to the IPv4 sender, quoting its SYN, stamped with the timer's time.
+    let o = translate(
+        &cfg,
+        &input,
+        &output,
+        &["--explain", "--run-timers-until", "+7"],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("timers: 1 expired"), "{}", stdout(&o));
+    let (_, out) = read_pcap(&std::fs::read(&output).unwrap());
+    assert_eq!(out.len(), 1, "one ICMP error");
+    let (t, p) = &out[0];
+    assert_eq!(*t, ts(0) + Duration::from_secs(7));
+    assert!(checksums_ok(p));
+    assert_eq!(p[9], 1, "ICMP");
+    assert_eq!(&p[16..20], &SERVER4, "to the SYN's sender");
+    assert_eq!((p[20], p[21]), (3, 3), "port unreachable");
+    assert_eq!(&p[28 + 16..28 + 20], &[203, 0, 113, 5], "quoting the SYN");
+
+    // The same time given on the capture's clock.
+    let at = format!("{}", 1_700_000_007);
+    let o = translate(&cfg, &input, &output, &["--run-timers-until", &at]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(read_pcap(&std::fs::read(&output).unwrap()).1.len(), 1);
+
+    // Nonsense is a usage error.
+    let o = translate(&cfg, &input, &output, &["--run-timers-until", "soon"]);
+    assert_eq!(o.status.code(), Some(2));
 }

@@ -5,12 +5,14 @@
 //!   the config snapshot in, a [`xlat::Verdict`] out. No I/O, no allocation.
 //! - [`tables`]: per-tenant configuration compiled into the lookup tables the translator reads.
 //! - [`pipeline`]: one packet (or batch) through classify ▶ translate ▶ emit, shared by the live and offline paths.
+//! - [`nat64`]: stateful NAT64 (RFC 6146): pool4 slices, per-worker BIB and session tables, TCP states.
 //! - [`io`]: frame sources and sinks (pcap files for offline translation).
 //! - [`stats`]: counters, with one list of drop reasons.
 
 pub mod frame;
 pub mod io;
 pub mod l2;
+pub mod nat64;
 pub mod pipeline;
 pub mod stats;
 pub mod tables;

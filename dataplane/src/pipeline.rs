@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use crate::frame::Frame;
+use crate::nat64::{self, Nat64Capacity, Nat64State};
 use crate::stats::{Direction, DirectionStats, DropReason, Stats};
 use crate::tables::{HairpinMode, Snapshot, Tenant};
 use crate::xlat::{fragment, v4_to_v6, v6_to_v4, Side, Verdict};
@@ -39,6 +40,10 @@ pub enum OutcomeKind {
     /// Not forwarded; the translator answered the sender with an ICMP error.
     IcmpError(DropReason),
     Dropped(DropReason),
+    /// Stateful NAT64: another worker owns the packet; pass the frame to it (nothing was emitted).
+    HandedOff {
+        worker: u16,
+    },
 }
 
 /// The packet path of one worker: the config snapshot it reads, its counters, its scratch space.
@@ -49,15 +54,103 @@ pub struct Pipeline {
     rng: u32,
     /// Fragment assembly buffer, allocated once.
     scratch: Box<[u8]>,
+    /// Stateful NAT64 state of this worker (`None` without NAT64 tenants).
+    nat64: Option<Box<Nat64State>>,
+    worker: u16,
+    workers: u16,
+    nat64_capacity: Nat64Capacity,
+    /// The clock (ns), set by the caller ([`Pipeline::set_now`]).
+    now: u64,
 }
 
 impl Pipeline {
+    /// A single worker's pipeline (worker 0 of 1).
     pub fn new(snapshot: Arc<Snapshot>) -> Pipeline {
+        Pipeline::new_worker(snapshot, 0, 1)
+    }
+
+    /// The pipeline of worker `worker` of `workers`: stateful NAT64 tenants use that worker's port slice and
+    /// hand packets owned by another worker back with [`OutcomeKind::HandedOff`].
+    pub fn new_worker(snapshot: Arc<Snapshot>, worker: u16, workers: u16) -> Pipeline {
+        Pipeline::with_nat64_capacity(snapshot, worker, workers, Nat64Capacity::default())
+    }
+
+    /// [`Pipeline::new_worker`] with NAT64 tables of the given size.
+    pub fn with_nat64_capacity(
+        snapshot: Arc<Snapshot>,
+        worker: u16,
+        workers: u16,
+        cap: Nat64Capacity,
+    ) -> Pipeline {
+        let workers = workers.max(1);
+        assert!(worker < workers, "worker {worker} of {workers}");
+        let nat64 = Nat64State::new(&snapshot, worker, workers, cap).map(Box::new);
         Pipeline {
             snapshot,
             stats: Stats::default(),
-            rng: 0x2545_f491,
+            rng: 0x2545_f491 ^ (u32::from(worker) << 16),
             scratch: vec![0; fragment::MAX_PACKET].into_boxed_slice(),
+            nat64,
+            worker,
+            workers,
+            nat64_capacity: cap,
+            now: 0,
+        }
+    }
+
+    /// This worker's NAT64 state, if the configuration has NAT64 tenants.
+    pub fn nat64(&self) -> Option<&Nat64State> {
+        self.nat64.as_deref()
+    }
+
+    /// Sets the clock (ns, never going backwards): once per batch on the live path, from packet timestamps
+    /// offline.
+    pub fn set_now(&mut self, now_ns: u64) {
+        self.now = self.now.max(now_ns);
+    }
+
+    pub fn now(&self) -> u64 {
+        self.now
+    }
+
+    /// Runs NAT64 timers at the current time, handling at most `budget` expiries: sessions end (or TCP
+    /// ESTABLISHED ones turn TRANS), and held IPv4 SYNs nobody claimed are answered with ICMP Port
+    /// Unreachable through `emit`. Returns the number of expiries handled.
+    pub fn run_timers(&mut self, budget: usize, emit: &mut dyn FnMut(Output<'_>)) -> usize {
+        let Pipeline {
+            snapshot,
+            stats,
+            scratch,
+            nat64,
+            now,
+            ..
+        } = self;
+        match nat64.as_deref_mut() {
+            Some(st) => st.run_timers(snapshot, stats, scratch, *now, budget, emit),
+            None => 0,
+        }
+    }
+
+    /// Writes the pending NAT64 session events (tenants with `log_sessions`) as JSON lines (each without its
+    /// newline) to `line`, oldest first. Returns how many; events lost to a full buffer are counted in
+    /// [`crate::nat64::log::SessionLog::dropped`].
+    pub fn drain_session_log(&mut self, line: &mut dyn FnMut(&str)) -> usize {
+        match self.nat64.as_deref_mut() {
+            Some(st) => st.drain_session_log(&self.snapshot, line),
+            None => 0,
+        }
+    }
+
+    /// Advances the clock to `now_ns` and runs every timer due by then (offline: `--run-timers-until`).
+    pub fn run_timers_until(&mut self, now_ns: u64, emit: &mut dyn FnMut(Output<'_>)) -> usize {
+        self.set_now(now_ns);
+        let mut total = 0;
+        loop {
+            let n = self.run_timers(4096, emit);
+            total += n;
+            if n < 4096 {
+                return total;
+            }
         }
     }
 
@@ -65,8 +158,20 @@ impl Pipeline {
         &self.snapshot
     }
 
-    /// Swaps in a new configuration (between batches).
+    /// Swaps in a new configuration (between batches). NAT64 state survives when no tenant's NAT64
+    /// configuration changed; otherwise it starts afresh.
     pub fn set_snapshot(&mut self, snapshot: Arc<Snapshot>) {
+        let same = |a: &Snapshot, b: &Snapshot| {
+            a.tenants().len() == b.tenants().len()
+                && a.tenants()
+                    .iter()
+                    .zip(b.tenants())
+                    .all(|(x, y)| x.nat64 == y.nat64)
+        };
+        if !same(&self.snapshot, &snapshot) {
+            self.nat64 = Nat64State::new(&snapshot, self.worker, self.workers, self.nat64_capacity)
+                .map(Box::new);
+        }
         self.snapshot = snapshot;
     }
 
@@ -101,6 +206,15 @@ impl Pipeline {
                 let d = Direction::V6ToV4;
                 match classify_v6(snapshot, frame.packet()) {
                     Err(r) => (d, None, Verdict::Drop(r)),
+                    Ok(t) if t.nat64.is_some() => {
+                        let v = match (t.nat64.as_deref(), self.nat64.as_deref_mut()) {
+                            (Some(c), Some(st)) => {
+                                nat64::translate::v6_to_v4(frame, t, c, st, self.now, rng)
+                            }
+                            _ => Verdict::Drop(DropReason::NoTenant),
+                        };
+                        (d, Some(t), v)
+                    }
                     Ok(t) => {
                         let mut v = v6_to_v4::translate(frame, t, rng);
                         if let Verdict::Forward(Side::V4) = v {
@@ -114,7 +228,16 @@ impl Pipeline {
                 let d = Direction::V4ToV6;
                 match classify_v4(snapshot, frame) {
                     Err(r) => (d, None, Verdict::Drop(r)),
-                    Ok(t) => (d, Some(t), v4_to_v6::translate(frame, t, rng)),
+                    Ok(t) => {
+                        let v = match (t.nat64.as_deref(), self.nat64.as_deref_mut()) {
+                            (Some(c), Some(st)) => {
+                                nat64::translate::v4_to_v6(frame, t, c, st, self.now, rng)
+                            }
+                            (Some(_), None) => Verdict::Drop(DropReason::NoTenant),
+                            (None, _) => v4_to_v6::translate(frame, t, rng),
+                        };
+                        (d, Some(t), v)
+                    }
                 }
             }
             _ => {
@@ -140,8 +263,14 @@ impl Pipeline {
             }
         };
         let st: &mut DirectionStats = stats.dir_mut(direction);
-        st.received += 1;
+        if !matches!(verdict, Verdict::HandOff(_)) {
+            st.received += 1;
+        }
         let kind = match verdict {
+            Verdict::HandOff(worker) => {
+                st.handed_off += 1;
+                OutcomeKind::HandedOff { worker }
+            }
             Verdict::Forward(side) => {
                 emit(Output {
                     packet: frame.packet(),

@@ -93,6 +93,40 @@ drop_reasons! {
     UdpChecksumZero = "udp_checksum_zero",
     /// Fragment fields impossible (offset beyond 64 KiB, first fragment too short for its header).
     FragmentInvalid = "fragment_invalid",
+
+    // --- stateful NAT64 (RFC 6146) ---
+    /// A protocol stateful NAT64 does not translate (not TCP, UDP or ICMP).
+    Nat64UnsupportedProtocol = "nat64_unsupported_protocol",
+    /// A fragment stateful mode cannot translate (a hairpinned fragment).
+    Nat64Fragment = "nat64_fragment",
+    /// IPv4 packet to a pool4 transport address without a binding.
+    Nat64NoBinding = "nat64_no_binding",
+    /// IPv4 packet refused by address-dependent filtering (RFC 6146 §3.5.1.2).
+    Nat64Filtered = "nat64_filtered",
+    /// TCP segment other than a SYN without a session (RFC 6146 §3.5.2.2).
+    Nat64TcpNoSession = "nat64_tcp_no_session",
+    /// No free pool4 port for a new binding (answered with ICMPv6 Address Unreachable, RFC 6146 §3.5.1.1).
+    Nat64PoolExhausted = "nat64_pool_exhausted",
+    /// The worker's binding or session table is full (answered like pool exhaustion from the IPv6 side).
+    Nat64TableFull = "nat64_table_full",
+    /// The tenant's `max_sessions` reached (answered like pool exhaustion from the IPv6 side).
+    Nat64SessionLimit = "nat64_session_limit",
+    /// IPv4 SYN held for a simultaneous open (RFC 6146 §3.5.2.2): not forwarded (yet).
+    Nat64SynHeld = "nat64_syn_held",
+    /// IPv4 SYN that could not be held: the store is full.
+    Nat64SynStoreFull = "nat64_syn_store_full",
+    /// Held IPv4 SYN no IPv6 SYN claimed in time (answered with ICMP Port Unreachable).
+    Nat64SynExpired = "nat64_syn_expired",
+    /// ICMP error whose quoted packet has no session.
+    Nat64IcmpNoSession = "nat64_icmp_no_session",
+    /// IPv4 packet to a port of another appliance's slice (`appliance_slice`).
+    Nat64ForeignSlice = "nat64_foreign_slice",
+    /// Hand-off ring to the owning worker full.
+    HandOffRingFull = "handoff_ring_full",
+    /// A non-first fragment whose first fragment this worker has not seen (or has forgotten).
+    Nat64FragmentUnmatched = "nat64_fragment_unmatched",
+    /// With RFC 7422 port blocks: an IPv6 source outside `port_blocks.subscribers`.
+    Nat64NotSubscriber = "nat64_not_subscriber",
 }
 
 /// Which way a packet crossed the translator.
@@ -124,6 +158,9 @@ pub struct DirectionStats {
     pub fragments_created: u64,
     /// ICMP errors the translator originated back to the sender.
     pub icmp_errors_sent: u64,
+    /// Packets passed to the worker that owns their session (counted by the worker that passed them; the
+    /// owner counts them as received).
+    pub handed_off: u64,
     /// Drops (or refusals answered with an ICMP error), by reason.
     pub dropped: [u64; DropReason::COUNT],
 }
@@ -135,6 +172,7 @@ impl Default for DirectionStats {
             translated: 0,
             fragments_created: 0,
             icmp_errors_sent: 0,
+            handed_off: 0,
             dropped: [0; DropReason::COUNT],
         }
     }
@@ -150,6 +188,7 @@ impl DirectionStats {
         self.translated += other.translated;
         self.fragments_created += other.fragments_created;
         self.icmp_errors_sent += other.icmp_errors_sent;
+        self.handed_off += other.handed_off;
         for (a, b) in self.dropped.iter_mut().zip(other.dropped.iter()) {
             *a += b;
         }

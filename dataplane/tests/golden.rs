@@ -563,6 +563,8 @@ fn run_case(dir: &Path) -> String {
             OutcomeKind::Translated { .. } => ("translated", None),
             OutcomeKind::IcmpError(r) => ("icmp_error", Some(r.as_str())),
             OutcomeKind::Dropped(r) => ("dropped", Some(r.as_str())),
+            // One pipeline: NAT64 hands off between workers only.
+            OutcomeKind::HandedOff { .. } => ("handed_off", None),
         };
         if kind != fate.kind || reason != fate.reason.as_deref() {
             let _ = writeln!(

@@ -22,6 +22,12 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use ipnet::{Ipv4Net, Ipv6Net};
 use serde::{Deserialize, Serialize};
 
+mod nat64;
+pub use nat64::{
+    ApplianceSlice, Filtering, Nat64Options, Nat64Protocol, Nat64Timeouts, Pool4Entry, PortBlocks,
+    PortRange, StaticBibEntry, TenantMode, TransportAddr4, TransportAddr6, POOL4_MAX_ADDRS,
+};
+
 /// RFC 6052 §2.2: the prefix lengths an IPv4-embedded IPv6 address may use.
 pub const RFC6052_PREFIX_LENS: [u8; 6] = [32, 40, 48, 56, 64, 96];
 
@@ -196,6 +202,18 @@ pub struct Tenant {
     pub eamt: Vec<EamEntry>,
     #[serde(default, skip_serializing_if = "Options::is_default")]
     pub options: Options,
+    /// Stateless (`siit`, the default) or stateful (`nat64`, RFC 6146).
+    #[serde(default, skip_serializing_if = "TenantMode::is_siit")]
+    pub mode: TenantMode,
+    /// NAT64: the IPv4 addresses (and ports) the tenant's IPv6 clients share.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pool4: Vec<Pool4Entry>,
+    /// NAT64: permanent bindings for IPv6 servers reachable from IPv4.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub static_bib: Vec<StaticBibEntry>,
+    /// NAT64 options.
+    #[serde(default, skip_serializing_if = "Nat64Options::is_default")]
+    pub nat64: Nat64Options,
 }
 
 impl Tenant {
@@ -905,6 +923,13 @@ impl Validator {
         }
         self.eamt(i, t, p);
         self.options(&t.options, p);
+        let mut errs = Vec::new();
+        nat64::validate_tenant(t, cfg.effective_pool6(t), p, &mut |ptr, msg| {
+            errs.push((ptr, msg))
+        });
+        for (ptr, msg) in errs {
+            self.err(ptr, msg);
+        }
     }
 
     fn pool6(&mut self, cfg: &Config, t: &Tenant, pool6: Ipv6Net, p: &str) {
@@ -1118,7 +1143,10 @@ impl Validator {
             // Both with a pool6: both claim 0.0.0.0/0.
             let mut first_pool6: Option<usize> = None;
             for &i in members {
-                if cfg.effective_pool6(&cfg.tenants[i]).is_none() {
+                // NAT64 tenants claim only their pool4 prefixes (checked with the EAM prefixes below).
+                if cfg.effective_pool6(&cfg.tenants[i]).is_none()
+                    || cfg.tenants[i].mode == TenantMode::Nat64
+                {
                     continue;
                 }
                 match first_pool6 {
@@ -1137,12 +1165,31 @@ impl Validator {
             // EAM IPv4 prefixes of different tenants must not overlap.
             let mut items = Vec::new();
             let mut owners = Vec::new();
+            // `(tenant, EAM entry)`, or `(tenant, POOL4 + pool4 entry)` for NAT64 pool4 prefixes.
+            const POOL4: usize = usize::MAX / 2;
             for &i in members {
                 for (k, e) in cfg.tenants[i].eamt.iter().enumerate() {
                     items.push(Bits::v4(&e.ipv4));
                     owners.push((i, k));
                 }
+                for (k, e) in cfg.tenants[i].pool4.iter().enumerate() {
+                    items.push(Bits::v4(&e.prefix));
+                    owners.push((i, POOL4 + k));
+                }
             }
+            let describe = |(t, k): (usize, usize)| -> (String, Ipv4Net) {
+                if k >= POOL4 {
+                    (
+                        format!("/tenants/{t}/pool4/{}/prefix", k - POOL4),
+                        cfg.tenants[t].pool4[k - POOL4].prefix,
+                    )
+                } else {
+                    (
+                        format!("/tenants/{t}/eamt/{k}/ipv4"),
+                        cfg.tenants[t].eamt[k].ipv4,
+                    )
+                }
+            };
             let mut found = Vec::new();
             nesting_pairs(&items, |a, b| {
                 if owners[a].0 != owners[b].0 {
@@ -1155,14 +1202,15 @@ impl Validator {
                 } else {
                     (b, a)
                 };
-                let (t, k) = owners[blame];
-                let (ot, ok) = owners[other];
+                let (ptr, _) = describe(owners[blame]);
+                let (other_ptr, other_net) = describe(owners[other]);
+                let ot = owners[other].0;
                 self.err_once(
-                    format!("/tenants/{t}/eamt/{k}/ipv4"),
+                    ptr,
                     format!(
-                        "overlaps tenants[{ot}].eamt[{ok}].ipv4 ({}) of tenant {:?}, which has the same ipv4_side \
+                        "overlaps {} ({other_net}) of tenant {:?}, which has the same ipv4_side \
                          ({}): the IPv4 side could not tell the tenants apart",
-                        cfg.tenants[ot].eamt[ok].ipv4,
+                        pointer_to_path(&other_ptr),
                         cfg.tenants[ot].name,
                         key.describe()
                     ),

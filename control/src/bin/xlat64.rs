@@ -39,6 +39,11 @@ enum Command {
         /// Ingress interface of every packet, as named in the config's ipv4_side.interface.
         #[arg(long, value_name = "NAME")]
         interface: Option<String>,
+        /// After the last packet, run the stateful (NAT64) timers up to SECONDS on the capture's clock, or
+        /// +SECONDS after the last packet: held IPv4 SYNs get their ICMP answer, sessions expire. The capture's
+        /// timestamps are the clock throughout.
+        #[arg(long, value_name = "SECONDS|+SECONDS")]
+        run_timers_until: Option<translate::TimersUntil>,
     },
 }
 
@@ -51,6 +56,7 @@ fn main() -> ExitCode {
             output,
             explain,
             interface,
+            run_timers_until,
         } => {
             let opts = TranslateOptions {
                 config,
@@ -58,6 +64,7 @@ fn main() -> ExitCode {
                 output,
                 explain,
                 interface,
+                run_timers_until,
             };
             let stdout = std::io::stdout();
             let mut out = std::io::BufWriter::new(stdout.lock());

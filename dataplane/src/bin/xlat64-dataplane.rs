@@ -81,6 +81,14 @@ fn main() -> Result<()> {
         Arc::new(Snapshot::compile(&cfg).map_err(|e| {
             anyhow::anyhow!("{}: invalid configuration:\n{e}", args.config.display())
         })?);
+    // Stateful NAT64 state is per worker; until the workers hand packets to each other, several queues would
+    // allocate the same pool4 ports independently.
+    if dp.queues > 1 && snapshot.tenants().iter().any(|t| t.nat64.is_some()) {
+        bail!(
+            "{}: NAT64 tenants need dataplane.queues = 1 for now (workers do not hand packets to each other yet)",
+            args.config.display()
+        );
+    }
 
     let mut ifaces = Vec::new();
     for i in &dp.interfaces {

@@ -102,6 +102,8 @@ pub struct Tenant {
     /// 802.1Q tag for this tenant's IPv4 egress (`ipv4_side.vlan`).
     pub vlan: Option<u16>,
     pub opts: XlatOptions,
+    /// Stateful NAT64 (`mode = "nat64"`): pool4, static bindings, filtering and timeouts.
+    pub nat64: Option<Box<crate::nat64::Nat64Config>>,
     /// Interface index from `ipv4_side.interface`.
     ingress: Option<u16>,
     pool6: Option<Rfc6052Prefix>,
@@ -308,10 +310,14 @@ impl Snapshot {
                 .collect();
             let rfc6791_v4 = Rfc6791Pool4::new(&pool4);
             let rfc6791_v6 = Rfc6791Pool6::new(&pool6_6791);
+            let nat64 = (t.mode == mgmt_api::config::TenantMode::Nat64)
+                .then(|| Box::new(crate::nat64::Nat64Config::new(t)));
+            // NAT64 tenants fall back to their first pool4 address before the RFC 7600 dummy.
             let own_v4 = t
                 .own_ipv4
                 .map(|a| a.octets())
                 .or_else(|| rfc6791_v4.first())
+                .or_else(|| nat64.as_ref().and_then(|c| c.pool4.first()))
                 .unwrap_or(IPV4_DUMMY);
             let wkp_strict = pool6.is_some_and(|p| p.is_well_known()) && !opts.allow_wkp_non_global;
             let mut tenant = Tenant {
@@ -320,6 +326,7 @@ impl Snapshot {
                 name: t.name.clone(),
                 vlan: t.ipv4_side.vlan,
                 opts,
+                nat64,
                 ingress,
                 pool6,
                 wkp_strict,
@@ -358,12 +365,19 @@ impl Snapshot {
                 tenant: t.index,
                 vlan: t.vlan,
                 ingress: t.ingress,
-                has_pool6: t.pool6.is_some(),
+                // A NAT64 tenant takes its pool4 prefixes only, not every destination.
+                has_pool6: t.pool6.is_some() && t.nat64.is_none(),
                 eam4: t
                     .eamt
                     .entries()
                     .iter()
                     .map(|e| (u32::from_be_bytes(e.v4), e.len4))
+                    .chain(
+                        cfg.tenants[usize::from(t.index)]
+                            .pool4
+                            .iter()
+                            .map(|e| (u32::from(e.prefix.network()), e.prefix.prefix_len())),
+                    )
                     .collect(),
             })
             .collect();

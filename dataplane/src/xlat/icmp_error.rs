@@ -147,13 +147,33 @@ fn fix_inner_echo(seg: &mut [u8], new_type: u8, removed_pseudo: u32, added_pseud
 
 /// RFC 7915 §4.3: an ICMPv4 error (with its quoted IPv4 packet) becomes an ICMPv6 error.
 pub fn v4_to_v6(frame: &mut Frame, t: &Tenant, rng: u32) -> Verdict {
-    match v4_to_v6_inner(frame, t, rng) {
+    match v4_to_v6_inner(frame, t, rng, None) {
         Ok(()) => Verdict::Forward(Side::V6),
         Err(r) => Verdict::Drop(r),
     }
 }
 
-fn v4_to_v6_inner(frame: &mut Frame, t: &Tenant, rng: u32) -> Result<(), DropReason> {
+/// Stateful NAT64 (RFC 6146 §3.4): the same, except that the error's destination and the quoted packet's
+/// source are the session's IPv6 client `local6` instead of a mapping of the pool4 address (the caller has
+/// already rewritten the quoted port).
+pub(crate) fn v4_to_v6_nat64(
+    frame: &mut Frame,
+    t: &Tenant,
+    rng: u32,
+    local6: &[u8; 16],
+) -> Verdict {
+    match v4_to_v6_inner(frame, t, rng, Some(local6)) {
+        Ok(()) => Verdict::Forward(Side::V6),
+        Err(r) => Verdict::Drop(r),
+    }
+}
+
+fn v4_to_v6_inner(
+    frame: &mut Frame,
+    t: &Tenant,
+    rng: u32,
+    local6: Option<&[u8; 16]>,
+) -> Result<(), DropReason> {
     let h = f46::parse(frame)?;
     if h.is_fragment() {
         return Err(DropReason::IcmpFragmented);
@@ -213,9 +233,14 @@ fn v4_to_v6_inner(frame: &mut Frame, t: &Tenant, rng: u32) -> Result<(), DropRea
     // pool. The destination and the quoted addresses must translate.
     let src6 = f46::map_addr(t, h.src, DropReason::SrcUntranslatable)
         .unwrap_or_else(|_| t.rfc6791_v6(rfc6791_key(t, rng, u32::from_be_bytes(h.dst))));
-    let dst6 = f46::map_addr(t, h.dst, DropReason::DstUntranslatable)?;
-    let isrc6 = f46::map_addr(t, ih.src, DropReason::IcmpInnerInvalid)
-        .map_err(|_| DropReason::IcmpInnerInvalid)?;
+    let (dst6, isrc6) = match local6 {
+        Some(a) => (*a, *a),
+        None => (
+            f46::map_addr(t, h.dst, DropReason::DstUntranslatable)?,
+            f46::map_addr(t, ih.src, DropReason::IcmpInnerInvalid)
+                .map_err(|_| DropReason::IcmpInnerInvalid)?,
+        ),
+    };
     let idst6 = f46::map_addr(t, ih.dst, DropReason::IcmpInnerInvalid)
         .map_err(|_| DropReason::IcmpInnerInvalid)?;
     if h.ttl <= 1 {
@@ -326,13 +351,28 @@ fn v4_to_v6_inner(frame: &mut Frame, t: &Tenant, rng: u32) -> Result<(), DropRea
 
 /// RFC 7915 §5.3: an ICMPv6 error (with its quoted IPv6 packet) becomes an ICMPv4 error.
 pub fn v6_to_v4(frame: &mut Frame, t: &Tenant, rng: u32) -> Verdict {
-    match v6_to_v4_inner(frame, t, rng) {
+    match v6_to_v4_inner(frame, t, rng, None) {
         Ok(()) => Verdict::Forward(Side::V4),
         Err(r) => Verdict::Drop(r),
     }
 }
 
-fn v6_to_v4_inner(frame: &mut Frame, t: &Tenant, rng: u32) -> Result<(), DropReason> {
+/// Stateful NAT64 (RFC 6146 §3.4): the same, except that the quoted packet's destination is the binding's
+/// pool4 address `local4` (the caller has already rewritten the quoted port), which is also the error's source
+/// when the IPv6 source has no IPv4 form (an IPv6 client or router).
+pub(crate) fn v6_to_v4_nat64(frame: &mut Frame, t: &Tenant, rng: u32, local4: [u8; 4]) -> Verdict {
+    match v6_to_v4_inner(frame, t, rng, Some(local4)) {
+        Ok(()) => Verdict::Forward(Side::V4),
+        Err(r) => Verdict::Drop(r),
+    }
+}
+
+fn v6_to_v4_inner(
+    frame: &mut Frame,
+    t: &Tenant,
+    rng: u32,
+    local4: Option<[u8; 4]>,
+) -> Result<(), DropReason> {
     let h: V6Header = f64_::parse(frame)?;
     if h.is_fragment() {
         return Err(DropReason::IcmpFragmented);
@@ -381,13 +421,17 @@ fn v6_to_v4_inner(frame: &mut Frame, t: &Tenant, rng: u32) -> Result<(), DropRea
         None
     };
 
-    let src4 = f64_::map_addr(t, &h.src, DropReason::SrcUntranslatable)
-        .unwrap_or_else(|_| t.rfc6791_v4(rfc6791_key(t, rng, hash_v6(&h.dst))));
+    let src4 = f64_::map_addr(t, &h.src, DropReason::SrcUntranslatable).unwrap_or_else(|_| {
+        local4.unwrap_or_else(|| t.rfc6791_v4(rfc6791_key(t, rng, hash_v6(&h.dst))))
+    });
     let dst4 = f64_::map_addr(t, &h.dst, DropReason::DstUntranslatable)?;
     let isrc4 = f64_::map_addr(t, &ih.src, DropReason::IcmpInnerInvalid)
         .map_err(|_| DropReason::IcmpInnerInvalid)?;
-    let idst4 = f64_::map_addr(t, &ih.dst, DropReason::IcmpInnerInvalid)
-        .map_err(|_| DropReason::IcmpInnerInvalid)?;
+    let idst4 = match local4 {
+        Some(a) => a,
+        None => f64_::map_addr(t, &ih.dst, DropReason::IcmpInnerInvalid)
+            .map_err(|_| DropReason::IcmpInnerInvalid)?,
+    };
     if h.hop_limit <= 1 {
         return Err(DropReason::TtlExpired);
     }

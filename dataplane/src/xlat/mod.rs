@@ -40,6 +40,9 @@ pub enum Verdict {
     IcmpError(Side, DropReason),
     /// Not translated, for this reason.
     Drop(DropReason),
+    /// Stateful NAT64: another worker owns the packet's session (RFC 6146 state is per worker); pass the
+    /// frame to that worker unchanged (or, for a hairpinned packet, as the IPv4 packet it became).
+    HandOff(u16),
 }
 
 #[cfg(test)]

@@ -88,6 +88,13 @@ pub(crate) fn parse(frame: &mut Frame) -> Result<V6Header, DropReason> {
         Err(wire::Error::Truncated) => return Err(DropReason::Truncated),
         Err(wire::Error::Malformed) => return Err(DropReason::Ipv6HeaderInvalid),
     };
+    // RFC 8200 §4.5: a fragment reaching past 64 KiB cannot be reassembled (nor expressed as IPv4 offsets:
+    // splitting it would overflow them).
+    if h.frag
+        .is_some_and(|f| usize::from(f.frag_offset) + h.upper_len() > 65535)
+    {
+        return Err(DropReason::FragmentInvalid);
+    }
     if frame.len() > h.total_len && !frame.set_len(h.total_len) {
         return Err(DropReason::NoRoom);
     }

@@ -1,0 +1,369 @@
+//! The session table (RFC 6146 §3.2) of one worker: one entry per (binding, remote IPv4 address, remote port),
+//! the remote port 0 for ICMP query sessions (RFC 6146 §3.5.3 keys them by address only).
+//!
+//! A preallocated slab of 40-byte [`Session`]s with a chained hash index; each session sits on two intrusive
+//! doubly-linked lists: its binding's session list (address-dependent filtering asks "has this binding a
+//! session with this address?") and one expiry queue per (tenant, [`TimerClass`]). Every session of a queue
+//! has the same timeout, so refreshing one moves it to the tail and the queue stays sorted by expiry: expiry
+//! pops from the head, O(1) per session, and lookups see an expired session as expired whether or not the
+//! timer pass has run yet.
+
+use super::bib::BibEntry;
+use super::tcp::TcpState;
+use super::{hash_words, NIL};
+
+/// Which timeout a session's lifetime uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum TimerClass {
+    Udp = 0,
+    TcpEstablished = 1,
+    TcpTransitory = 2,
+    Icmp = 3,
+}
+
+impl TimerClass {
+    pub const COUNT: usize = 4;
+}
+
+/// One session. 40 bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Session {
+    /// Clock value (ns) at which it expires.
+    pub expires: u64,
+    pub bib: u32,
+    /// The IPv4 peer (Z) and its port (z; 0 for ICMP).
+    pub remote4: [u8; 4],
+    pub rport: u16,
+    /// TCP state; `Closed` for UDP and ICMP (unused).
+    pub state: TcpState,
+    pub class: TimerClass,
+    hnext: u32,
+    qprev: u32,
+    qnext: u32,
+    bprev: u32,
+    bnext: u32,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Queue {
+    head: u32,
+    tail: u32,
+}
+
+const EMPTY: Queue = Queue {
+    head: NIL,
+    tail: NIL,
+};
+
+/// The sessions of one worker.
+pub struct SessionTable {
+    slab: Box<[Session]>,
+    free: u32,
+    len: u32,
+    buckets: Box<[u32]>,
+    mask: u64,
+    seed: u64,
+    /// Per tenant index, one queue per timer class.
+    queues: Vec<[Queue; TimerClass::COUNT]>,
+}
+
+#[inline]
+fn key(bib: u32, remote4: [u8; 4], rport: u16) -> [u64; 1] {
+    [u64::from(bib) << 32 ^ u64::from(u32::from_be_bytes(remote4)) ^ u64::from(rport) << 48]
+}
+
+impl SessionTable {
+    /// Room for `capacity` sessions of `tenants` tenants.
+    pub fn with_capacity(capacity: usize, tenants: usize, seed: u64) -> Self {
+        let capacity = capacity.clamp(1, NIL as usize - 1);
+        let nb = capacity.next_power_of_two();
+        let blank = Session {
+            expires: 0,
+            bib: NIL,
+            remote4: [0; 4],
+            rport: 0,
+            state: TcpState::Closed,
+            class: TimerClass::Udp,
+            hnext: NIL,
+            qprev: NIL,
+            qnext: NIL,
+            bprev: NIL,
+            bnext: NIL,
+        };
+        let mut slab = vec![blank; capacity].into_boxed_slice();
+        for (i, s) in slab.iter_mut().enumerate() {
+            s.hnext = if i + 1 < capacity { i as u32 + 1 } else { NIL };
+        }
+        SessionTable {
+            slab,
+            free: 0,
+            len: 0,
+            buckets: vec![NIL; nb].into_boxed_slice(),
+            mask: nb as u64 - 1,
+            seed,
+            queues: vec![[EMPTY; TimerClass::COUNT]; tenants],
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.len as usize
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    pub fn capacity(&self) -> usize {
+        self.slab.len()
+    }
+
+    pub fn is_full(&self) -> bool {
+        self.free == NIL
+    }
+
+    #[inline]
+    fn bucket(&self, bib: u32, remote4: [u8; 4], rport: u16) -> usize {
+        (hash_words(&key(bib, remote4, rport), self.seed) & self.mask) as usize
+    }
+
+    #[inline]
+    pub fn get(&self, i: u32) -> &Session {
+        &self.slab[i as usize]
+    }
+
+    #[inline]
+    pub fn get_mut(&mut self, i: u32) -> &mut Session {
+        &mut self.slab[i as usize]
+    }
+
+    #[inline]
+    pub fn find(&self, bib: u32, remote4: [u8; 4], rport: u16) -> Option<u32> {
+        let mut i = self.buckets[self.bucket(bib, remote4, rport)];
+        while i != NIL {
+            let s = &self.slab[i as usize];
+            if s.bib == bib && s.rport == rport && s.remote4 == remote4 {
+                return Some(i);
+            }
+            i = s.hnext;
+        }
+        None
+    }
+
+    /// RFC 6146 §3.5.1.2 address-dependent filtering: has binding `b` a session with `remote4` (any port)
+    /// that is still alive at `now`?
+    pub fn any_with_remote(&self, b: &BibEntry, remote4: [u8; 4], now: u64) -> bool {
+        let mut i = b.sessions;
+        while i != NIL {
+            let s = &self.slab[i as usize];
+            if s.remote4 == remote4 && s.expires > now {
+                return true;
+            }
+            i = s.bnext;
+        }
+        false
+    }
+
+    /// Adds a session of binding `bib_idx` (`bib` is that entry; its list and count are updated). `None` when
+    /// the table is full.
+    #[allow(clippy::too_many_arguments)]
+    pub fn insert(
+        &mut self,
+        bib_idx: u32,
+        bib: &mut BibEntry,
+        remote4: [u8; 4],
+        rport: u16,
+        state: TcpState,
+        class: TimerClass,
+        expires: u64,
+    ) -> Option<u32> {
+        if self.free == NIL {
+            return None;
+        }
+        let i = self.free;
+        self.free = self.slab[i as usize].hnext;
+        let b = self.bucket(bib_idx, remote4, rport);
+        self.slab[i as usize] = Session {
+            expires,
+            bib: bib_idx,
+            remote4,
+            rport,
+            state,
+            class,
+            hnext: self.buckets[b],
+            qprev: NIL,
+            qnext: NIL,
+            bprev: NIL,
+            bnext: bib.sessions,
+        };
+        self.buckets[b] = i;
+        if bib.sessions != NIL {
+            self.slab[bib.sessions as usize].bprev = i;
+        }
+        bib.sessions = i;
+        bib.count += 1;
+        self.enqueue(i, bib.tenant);
+        self.len += 1;
+        Some(i)
+    }
+
+    /// Removes session `i` of binding `bib` (list and count updated).
+    pub fn remove(&mut self, i: u32, bib: &mut BibEntry) {
+        let s = self.slab[i as usize];
+        self.dequeue(i, bib.tenant);
+        // Binding list.
+        if s.bprev == NIL {
+            bib.sessions = s.bnext;
+        } else {
+            self.slab[s.bprev as usize].bnext = s.bnext;
+        }
+        if s.bnext != NIL {
+            self.slab[s.bnext as usize].bprev = s.bprev;
+        }
+        bib.count -= 1;
+        // Hash chain.
+        let b = self.bucket(s.bib, s.remote4, s.rport);
+        let mut p = &mut self.buckets[b];
+        while *p != i {
+            let n = *p;
+            p = &mut self.slab[n as usize].hnext;
+        }
+        *p = s.hnext;
+        let e = &mut self.slab[i as usize];
+        e.bib = NIL;
+        e.hnext = self.free;
+        self.free = i;
+        self.len -= 1;
+    }
+
+    /// Sets session `i`'s lifetime (class and expiry) and moves it to the tail of its queue.
+    #[inline]
+    pub fn refresh(&mut self, i: u32, tenant: u16, class: TimerClass, expires: u64) {
+        self.dequeue(i, tenant);
+        let s = &mut self.slab[i as usize];
+        s.class = class;
+        s.expires = expires;
+        self.enqueue(i, tenant);
+    }
+
+    fn queue(&mut self, tenant: u16, class: TimerClass) -> &mut Queue {
+        let t = usize::from(tenant);
+        if t >= self.queues.len() {
+            self.queues.resize(t + 1, [EMPTY; TimerClass::COUNT]);
+        }
+        &mut self.queues[t][class as usize]
+    }
+
+    fn enqueue(&mut self, i: u32, tenant: u16) {
+        let class = self.slab[i as usize].class;
+        let q = *self.queue(tenant, class);
+        self.slab[i as usize].qprev = q.tail;
+        self.slab[i as usize].qnext = NIL;
+        if q.tail != NIL {
+            self.slab[q.tail as usize].qnext = i;
+        }
+        let q = self.queue(tenant, class);
+        if q.head == NIL {
+            q.head = i;
+        }
+        q.tail = i;
+    }
+
+    fn dequeue(&mut self, i: u32, tenant: u16) {
+        let s = self.slab[i as usize];
+        let q = self.queue(tenant, s.class);
+        if s.qprev == NIL {
+            q.head = s.qnext;
+        }
+        if s.qnext == NIL {
+            q.tail = s.qprev;
+        }
+        if s.qprev != NIL {
+            self.slab[s.qprev as usize].qnext = s.qnext;
+        }
+        if s.qnext != NIL {
+            self.slab[s.qnext as usize].qprev = s.qprev;
+        }
+    }
+
+    /// The session at the head of (tenant, class)'s queue if it has expired at `now`.
+    #[inline]
+    pub fn expired_head(&self, tenant: u16, class: TimerClass, now: u64) -> Option<u32> {
+        let q = self.queues.get(usize::from(tenant))?[class as usize];
+        (q.head != NIL && self.slab[q.head as usize].expires <= now).then_some(q.head)
+    }
+
+    /// Sessions in use (control plane, tests): slot order.
+    pub fn iter(&self) -> impl Iterator<Item = (u32, &Session)> + '_ {
+        self.slab
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.bib != NIL)
+            .map(|(i, s)| (i as u32, s))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::Proto;
+    use super::*;
+
+    #[test]
+    fn size_insert_find_expire_in_order() {
+        assert_eq!(std::mem::size_of::<Session>(), 40);
+        let mut t = SessionTable::with_capacity(4, 1, 7);
+        let mut b = BibEntry::new(0, Proto::Udp, [1; 16], 1, [2; 4], 2);
+        let z = [198, 51, 100, 9];
+        let s1 = t
+            .insert(5, &mut b, z, 53, TcpState::Closed, TimerClass::Udp, 100)
+            .unwrap();
+        let s2 = t
+            .insert(5, &mut b, z, 54, TcpState::Closed, TimerClass::Udp, 200)
+            .unwrap();
+        let s3 = t
+            .insert(
+                5,
+                &mut b,
+                [1, 1, 1, 1],
+                54,
+                TcpState::Closed,
+                TimerClass::Udp,
+                300,
+            )
+            .unwrap();
+        assert_eq!(b.count, 3);
+        assert_eq!(t.find(5, z, 54), Some(s2));
+        assert_eq!(t.find(6, z, 54), None);
+        assert!(t.any_with_remote(&b, [1, 1, 1, 1], 0));
+        assert!(!t.any_with_remote(&b, [1, 1, 1, 1], 300), "expired");
+        assert!(!t.any_with_remote(&b, [1, 1, 1, 2], 0));
+        assert_eq!(t.expired_head(0, TimerClass::Udp, 99), None);
+        assert_eq!(t.expired_head(0, TimerClass::Udp, 100), Some(s1));
+        // Refreshing s1 sends it behind s3.
+        t.refresh(s1, 0, TimerClass::Udp, 400);
+        assert_eq!(t.expired_head(0, TimerClass::Udp, 250), Some(s2));
+        t.remove(s2, &mut b);
+        assert_eq!(t.expired_head(0, TimerClass::Udp, 250), None);
+        assert_eq!(t.expired_head(0, TimerClass::Udp, 300), Some(s3));
+        t.remove(s3, &mut b);
+        assert_eq!(t.expired_head(0, TimerClass::Udp, 1000), Some(s1));
+        t.remove(s1, &mut b);
+        assert_eq!((b.count, b.sessions, t.len()), (0, NIL, 0));
+        assert_eq!(t.expired_head(0, TimerClass::Udp, u64::MAX), None);
+        // Moving to another class.
+        let s = t
+            .insert(
+                5,
+                &mut b,
+                z,
+                1,
+                TcpState::V6Init,
+                TimerClass::TcpTransitory,
+                10,
+            )
+            .unwrap();
+        t.refresh(s, 0, TimerClass::TcpEstablished, 20);
+        assert_eq!(t.expired_head(0, TimerClass::TcpTransitory, 100), None);
+        assert_eq!(t.expired_head(0, TimerClass::TcpEstablished, 100), Some(s));
+    }
+}
