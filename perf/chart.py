@@ -11,13 +11,20 @@ import os
 import statistics
 import sys
 
-ORDER = ["raw", "kernel", "xlat64", "tayga", "xlat64-nat64"]
+ORDER = ["raw", "kernel", "xlat64", "nat64", "tayga"]
+SHORT = {
+    "raw": "raw AF_XDP\nforwarding",
+    "kernel": "kernel IPv6\nforwarding",
+    "xlat64": "xlat64 SIIT\n(AF_XDP)",
+    "nat64": "xlat64 NAT64\n(AF_XDP)",
+    "tayga": "TAYGA SIIT\n(TUN)",
+}
 NAMES = {
     "raw": "raw AF_XDP forwarding (no translation)",
     "kernel": "Linux kernel IPv6 forwarding",
     "xlat64": "xlat64 SIIT (AF_XDP)",
     "tayga": "TAYGA SIIT (TUN)",
-    "xlat64-nat64": "xlat64 NAT64",
+    "nat64": "xlat64 NAT64 (AF_XDP)",
 }
 
 
@@ -46,10 +53,13 @@ def main():
     labels = [l for l in ORDER if l in summary] + sorted(l for l in summary if l not in ORDER)
     x = summary.get("xlat64", {}).get("median_pps")
     ratios = {}
+    n = summary.get("nat64", {}).get("median_pps")
     for base in ("raw", "kernel", "tayga"):
         b = summary.get(base, {}).get("median_pps")
         if x and b:
             ratios[f"xlat64/{base}"] = x / b
+        if n and b:
+            ratios[f"nat64/{base}"] = n / b
     with open(os.path.join(out, "summary.json"), "w") as f:
         json.dump({"devices": summary, "ratios": ratios}, f, indent=2)
 
@@ -77,9 +87,12 @@ def main():
     med = [summary[l]["median_pps"] / 1e6 for l in labels]
     lo = [m - summary[l]["min_pps"] / 1e6 for m, l in zip(med, labels)]
     hi = [summary[l]["max_pps"] / 1e6 - m for m, l in zip(med, labels)]
-    colors = {"raw": "#999999", "kernel": "#6b8ec7", "xlat64": "#d9822b", "tayga": "#7aa35b"}
+    colors = {"raw": "#999999", "kernel": "#6b8ec7", "xlat64": "#d9822b", "nat64": "#e8b04a", "tayga": "#7aa35b"}
     bars = ax.bar(
-        [NAMES.get(l, l).replace(" (", "\n(") for l in labels],
+        [
+            SHORT.get(l, l) + ("\n(lower bound:\ngenerator-limited)" if summary[l]["generator_limited"] * 2 > summary[l]["trials"] else "")
+            for l in labels
+        ],
         med,
         yerr=[lo, hi],
         capsize=4,

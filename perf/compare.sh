@@ -4,6 +4,7 @@
 #   kernel  the kernel's own IPv6 forwarding through the middle namespace
 #   xlat64  xlat64-dataplane, SIIT (RFC 7915) on AF_XDP
 #   tayga   TAYGA (Debian package), the same SIIT mapping, a userspace TUN translator
+#   nat64   xlat64-dataplane, stateful NAT64 (RFC 6146): the same IPv6 flows, sources from pool4 203.0.113.0/28
 # Each device under test gets an RFC 8219 §7.1 throughput search from xlat64-gen, TRIALS times, the devices
 # interleaved round by round so that the noise of a shared machine falls on all of them alike. Medians and
 # ratios go to $OUT/summary.json and $OUT/table.md, the chart to $CHART.
@@ -19,7 +20,7 @@
 # kernel's forwarding after RPS) is kept on DUT_CORE, the generator's on GEN_CORE (threaded NAPI pinned with
 # taskset, RPS masks), so each side's cost lands on its own core.
 #
-# Usage (root): perf/compare.sh            env: TRIALS=5 TRIAL_S=0.5 FRAME=84 DUTS="raw kernel xlat64 tayga"
+# Usage (root): perf/compare.sh            env: TRIALS=5 TRIAL_S=0.5 FRAME=84 DUTS="raw kernel xlat64 nat64 tayga"
 #                                               OUT=/tmp/xlat64-compare-PID CHART=docs/benchmarks-live.png
 set -euo pipefail
 
@@ -29,12 +30,14 @@ TRIALS=${TRIALS:-5}
 TRIAL_S=${TRIAL_S:-0.5}
 FRAME=${FRAME:-84}
 FLOWS=${FLOWS:-16}
-DUTS=${DUTS:-raw kernel xlat64 tayga}
+DUTS=${DUTS:-raw kernel xlat64 nat64 tayga}
 GEN_CORE=${GEN_CORE:-0}
 DUT_CORE=${DUT_CORE:-1}
 LOSS_TOL=${LOSS_TOL:-0}
 RESOLUTION=${RESOLUTION:-0.02}
-POLL_MODE=${POLL_MODE:-interrupt}
+# busy: the appliance and the raw forwarder spin on their rings (their fastest mode; interrupt mode sleeps in
+# poll() and, on a shared core, wakes late enough to overflow its RX ring).
+POLL_MODE=${POLL_MODE:-busy}
 # The machine is shared (compilers, fuzzers): generator, DUT and their NAPI threads run at this nice level.
 NICE=${NICE:--10}
 # 1: veth receive work in pinned NAPI threads (see below); 0: in softirq wherever the sender runs.
@@ -46,6 +49,13 @@ G=xpg-$S
 A=xpa-$S
 
 [ "$(id -u)" = 0 ] || { echo "compare.sh: needs root (namespaces, XDP, AF_XDP)" >&2; exit 1; }
+# With sched_autogroup (Debian's default) nice only ranks processes within their session's group: run in a
+# session of our own and give that group the NICE level, so that the generator and the DUT get their cores
+# ahead of other sessions' compilers and fuzzers (their kernel threads keep their own priority).
+if [ -z "${XLAT64_COMPARE_SESSION:-}" ] && command -v setsid >/dev/null; then
+    XLAT64_COMPARE_SESSION=1 exec setsid -w "$0" "$@"
+fi
+[ -w /proc/$$/autogroup ] && echo "$NICE" >/proc/$$/autogroup 2>/dev/null || true
 mkdir -p "$OUT"
 
 if [ -z "${NO_BUILD:-}" ]; then
@@ -133,6 +143,25 @@ cores = [$DUT_CORE]
 poll_mode = "$POLL_MODE"
 EOF
 
+cat >"$OUT/nat64.toml" <<EOF
+[[tenants]]
+name = "bench64"
+id = 1
+mode = "nat64"
+pool6 = "2001:db8:64::/96"
+
+[[tenants.pool4]]
+prefix = "203.0.113.0/28"
+
+[dataplane]
+interfaces = [
+    { name = "a6", role = "ipv6" },
+    { name = "a4", role = "ipv4", next_hop_mac = "$G4MAC" },
+]
+cores = [$DUT_CORE]
+poll_mode = "$POLL_MODE"
+EOF
+
 cat >"$OUT/tayga.conf" <<EOF
 tun-device xtayga
 ipv4-addr 192.0.2.2
@@ -150,7 +179,7 @@ start_dut() {
     : >"$log"
     case $dut in
     raw)
-        ip netns exec "$A" nice -n "$NICE" taskset -c "$DUT_CORE" "$GEN" forward --in a6 --out a4 --dst-mac "$G4MAC" --core "$DUT_CORE" >"$log" 2>&1 &
+        ip netns exec "$A" nice -n "$NICE" taskset -c "$DUT_CORE" "$GEN" forward --in a6 --out a4 --dst-mac "$G4MAC" --core "$DUT_CORE" $([ "$POLL_MODE" = busy ] && echo --busy) >"$log" 2>&1 &
         DUT_PID=$!
         wait_line "$log" ready
         ;;
@@ -158,9 +187,9 @@ start_dut() {
         inA sysctl -qw net.ipv6.conf.all.forwarding=1
         ip -n "$A" -6 rule add to 2001:db8:64::/96 lookup 100 pref 100
         ;;
-    xlat64)
+    xlat64 | nat64)
         for _ in 1 2 3; do # a socket of the previous DUT may still be closing on a6
-            ip netns exec "$A" nice -n "$NICE" taskset -c "$DUT_CORE" "$DP" --config "$OUT/xlat64.toml" >"$log" 2>&1 &
+            ip netns exec "$A" nice -n "$NICE" taskset -c "$DUT_CORE" "$DP" --config "$OUT/$dut.toml" >"$log" 2>&1 &
             DUT_PID=$!
             wait_line "$log" ready && break
             wait "$DUT_PID" || true
@@ -212,6 +241,7 @@ stop_dut() {
     echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //') x $(nproc)"
     echo "uptime: $(uptime)"
     echo "git: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')"
+    echo "autogroup: $(cat /proc/$$/autogroup 2>/dev/null)"
     echo "settings: THREADED=$THREADED NICE=$NICE TRIALS=$TRIALS TRIAL_S=$TRIAL_S FRAME=$FRAME FLOWS=$FLOWS GEN_CORE=$GEN_CORE DUT_CORE=$DUT_CORE LOSS_TOL=$LOSS_TOL POLL_MODE=$POLL_MODE"
 } | tee "$OUT/machine.txt"
 
