@@ -51,6 +51,29 @@ pub fn steer_all(ifname: &str, xsk_fd: i32) -> anyhow::Result<SteerProgram> {
     Ok(p)
 }
 
+/// Copy-mode AF_XDP transmits through skbs charged to the socket's send buffer, and a frame completes only
+/// when its skb is freed — for a device that forwards the skb itself (the kernel), at the far end of the path.
+/// With the default buffer (~200 KiB, a few hundred frames) the generator would then be held back by its own
+/// socket instead of meeting the device's limit, so make it large (SO_SNDBUFFORCE needs CAP_NET_ADMIN).
+fn raise_sndbuf(fd: i32) {
+    let size: libc::c_int = 64 << 20;
+    for opt in [libc::SO_SNDBUFFORCE, libc::SO_SNDBUF] {
+        // SAFETY: setsockopt with a correctly sized int on our own socket.
+        let ret = unsafe {
+            libc::setsockopt(
+                fd,
+                libc::SOL_SOCKET,
+                opt,
+                (&size as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        if ret == 0 {
+            return;
+        }
+    }
+}
+
 /// Latency percentiles of a trial, nanoseconds.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Latency {
@@ -140,6 +163,7 @@ impl Generator {
         let port = XskPort::new(&names, 0, XskSizes { ring: 4096 })
             .map_err(|e| anyhow::anyhow!("AF_XDP sockets on {names:?}: {e}"))?;
         let rx_sock = names.len() - 1;
+        raise_sndbuf(port.fd(0));
         let steer = steer_all(&cfg.rx_if, port.fd(rx_sock))?;
         Ok(Generator {
             port,
