@@ -14,14 +14,14 @@ import sys
 ORDER = ["raw", "kernel", "xlat64", "nat64", "tayga"]
 SHORT = {
     "raw": "raw AF_XDP\nforwarding",
-    "kernel": "kernel IPv6\nforwarding",
+    "kernel": "kernel\nforwarding",
     "xlat64": "xlat64 SIIT\n(AF_XDP)",
     "nat64": "xlat64 NAT64\n(AF_XDP)",
     "tayga": "TAYGA SIIT\n(TUN)",
 }
 NAMES = {
     "raw": "raw AF_XDP forwarding (no translation)",
-    "kernel": "Linux kernel IPv6 forwarding",
+    "kernel": "Linux kernel forwarding (no translation)",
     "xlat64": "xlat64 SIIT (AF_XDP)",
     "tayga": "TAYGA SIIT (TUN)",
     "nat64": "xlat64 NAT64 (AF_XDP)",
@@ -49,6 +49,7 @@ def main():
             "generator_limited": sum(1 for r in rs if r["result"]["generator_limited"]),
             "latency_at_throughput_ns": {k: lat(k) for k in ("p50", "p90", "p99", "p999", "max")},
             "frame_size": rs[0]["frame_size"],
+            "family": rs[0].get("family", "ipv6"),
         }
         # RFC 2285 §3.6.2 forwarding rate at maximum offered load: the search's first, flat-out trial.
         flat = [r["result"]["trials"][0] for r in rs if r["result"]["trials"] and r["result"]["trials"][0]["rate_pps"] == 0]
@@ -142,8 +143,10 @@ def main():
         fontsize=8,
     )
     fs = summary[labels[0]]["frame_size"] if labels else "?"
+    fam = summary[labels[0]]["family"] if labels else "?"
+    direction = "IPv6 -> IPv4" if fam == "ipv6" else "IPv4 -> IPv6"
     ax.set_ylabel("Mpps")
-    ax.set_title(f"{fs}-byte IPv6 frames, veth, generator and device on one vCPU each (shared, loaded VM)", fontsize=10)
+    ax.set_title(f"{direction}, {fs}-byte frames, veth, generator and device on one vCPU each (shared, loaded VM)", fontsize=10)
     ax.set_ylim(0, max(med + fwd + [0.001]) * 1.35)
     ax.legend(fontsize=8, loc="upper center", ncol=2)
     fig.tight_layout()

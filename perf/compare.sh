@@ -28,7 +28,10 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 TRIALS=${TRIALS:-5}
 TRIAL_S=${TRIAL_S:-0.5}
-FRAME=${FRAME:-84}
+# v6: IPv6 -> IPv4 (client to server, the default); v4: IPv4 -> IPv6 (server to client through the EAM entry;
+# not for nat64, whose IPv4 side needs sessions opened from IPv6 first).
+DIR=${DIR:-v6}
+if [ "$DIR" = v4 ]; then FRAME=${FRAME:-64}; else FRAME=${FRAME:-84}; fi
 FLOWS=${FLOWS:-16}
 DUTS=${DUTS:-raw kernel xlat64 nat64 tayga}
 GEN_CORE=${GEN_CORE:-0}
@@ -97,10 +100,17 @@ ip -n "$A" addr add 2001:db8:6::1/64 dev a6 nodad
 ip -n "$A" addr add 192.0.2.1/24 dev a4
 ip -n "$A" addr add 2001:db8:4::1/64 dev a4 nodad
 G4MAC=$(ip -n "$G" -br link show g4 | awk '{print $3}')
+G6MAC=$(ip -n "$G" -br link show g6 | awk '{print $3}')
 A6MAC=$(ip -n "$A" -br link show a6 | awk '{print $3}')
+A4MAC=$(ip -n "$A" -br link show a4 | awk '{print $3}')
 ip -n "$A" neigh replace 192.0.2.10 lladdr "$G4MAC" dev a4 nud permanent
 ip -n "$A" neigh replace 2001:db8:4::10 lladdr "$G4MAC" dev a4 nud permanent
 ip -n "$A" route add 2001:db8:64::/96 via 2001:db8:4::10 dev a4 table 100
+# The IPv4 -> IPv6 direction: translated packets go to 2001:db8:6::10 (g6); the kernel routes IPv4 to g6 too.
+ip -n "$A" addr add 10.99.0.1/24 dev a6
+ip -n "$A" neigh replace 10.99.0.2 lladdr "$G6MAC" dev a6 nud permanent
+ip -n "$A" neigh replace 2001:db8:6::10 lladdr "$G6MAC" dev a6 nud permanent
+ip -n "$A" route add 198.51.100.0/24 via 10.99.0.2 dev a6 table 100
 inA sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0
 # Receive work on the right core: GRO on makes every veth receive through NAPI (with or without XDP),
 # threaded NAPI makes that a kernel thread we can pin (and give the same priority as the DUT), RPS covers
@@ -136,7 +146,7 @@ ipv6 = "2001:db8:6::10/128"
 
 [dataplane]
 interfaces = [
-    { name = "a6", role = "ipv6" },
+    { name = "a6", role = "ipv6", next_hop_mac = "$G6MAC" },
     { name = "a4", role = "ipv4", next_hop_mac = "$G4MAC" },
 ]
 cores = [$DUT_CORE]
@@ -155,7 +165,7 @@ prefix = "203.0.113.0/28"
 
 [dataplane]
 interfaces = [
-    { name = "a6", role = "ipv6" },
+    { name = "a6", role = "ipv6", next_hop_mac = "$G6MAC" },
     { name = "a4", role = "ipv4", next_hop_mac = "$G4MAC" },
 ]
 cores = [$DUT_CORE]
@@ -179,13 +189,14 @@ start_dut() {
     : >"$log"
     case $dut in
     raw)
-        ip netns exec "$A" nice -n "$NICE" taskset -c "$DUT_CORE" "$GEN" forward --in a6 --out a4 --dst-mac "$G4MAC" --core "$DUT_CORE" $([ "$POLL_MODE" = busy ] && echo --busy) >"$log" 2>&1 &
+        ip netns exec "$A" nice -n "$NICE" taskset -c "$DUT_CORE" "$GEN" forward $(if [ "$DIR" = v4 ]; then echo --in a4 --out a6 --dst-mac "$G6MAC"; else echo --in a6 --out a4 --dst-mac "$G4MAC"; fi) --core "$DUT_CORE" $([ "$POLL_MODE" = busy ] && echo --busy) >"$log" 2>&1 &
         DUT_PID=$!
         wait_line "$log" ready
         ;;
     kernel)
-        inA sysctl -qw net.ipv6.conf.all.forwarding=1
+        inA sysctl -qw net.ipv6.conf.all.forwarding=1 net.ipv4.ip_forward=1
         ip -n "$A" -6 rule add to 2001:db8:64::/96 lookup 100 pref 100
+        ip -n "$A" -4 rule add to 198.51.100.0/24 lookup 100 pref 100
         ;;
     xlat64 | nat64)
         for _ in 1 2 3; do # a socket of the previous DUT may still be closing on a6
@@ -225,7 +236,8 @@ stop_dut() {
     case $dut in
     kernel)
         ip -n "$A" -6 rule del to 2001:db8:64::/96 lookup 100 pref 100 || true
-        inA sysctl -qw net.ipv6.conf.all.forwarding=0
+        ip -n "$A" -4 rule del to 198.51.100.0/24 lookup 100 pref 100 || true
+        inA sysctl -qw net.ipv6.conf.all.forwarding=0 net.ipv4.ip_forward=0
         ;;
     tayga)
         ip -n "$A" route del 2001:db8:64::/96 dev xtayga 2>/dev/null || true
@@ -242,17 +254,23 @@ stop_dut() {
     echo "uptime: $(uptime)"
     echo "git: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')"
     echo "autogroup: $(cat /proc/$$/autogroup 2>/dev/null)"
-    echo "settings: THREADED=$THREADED NICE=$NICE TRIALS=$TRIALS TRIAL_S=$TRIAL_S FRAME=$FRAME FLOWS=$FLOWS GEN_CORE=$GEN_CORE DUT_CORE=$DUT_CORE LOSS_TOL=$LOSS_TOL POLL_MODE=$POLL_MODE"
+    echo "settings: DIR=$DIR THREADED=$THREADED NICE=$NICE TRIALS=$TRIALS TRIAL_S=$TRIAL_S FRAME=$FRAME FLOWS=$FLOWS GEN_CORE=$GEN_CORE DUT_CORE=$DUT_CORE LOSS_TOL=$LOSS_TOL POLL_MODE=$POLL_MODE"
 } | tee "$OUT/machine.txt"
 
 for t in $(seq "$TRIALS"); do
     for dut in $DUTS; do
+        if [ "$DIR" = v4 ] && [ "$dut" = nat64 ]; then continue; fi
         start_dut "$dut" || { echo "compare.sh: $dut did not start (round $t)" >&2; stop_dut "$dut"; continue; }
         pin_napi g6 "$GEN_CORE"
         pin_napi g4 "$GEN_CORE"
         echo "== round $t/$TRIALS: $dut" >&2
-        inG nice -n "$NICE" taskset -c "$GEN_CORE" "$GEN" search --tx-if g6 --rx-if g4 --dst-mac "$A6MAC" \
-            --src 2001:db8:6::10 --dst 2001:db8:64::c000:20a --frame-size "$FRAME" --flows "$FLOWS" \
+        if [ "$DIR" = v4 ]; then
+            traffic="--tx-if g4 --rx-if g6 --dst-mac $A4MAC --src 192.0.2.10 --dst 198.51.100.10"
+        else
+            traffic="--tx-if g6 --rx-if g4 --dst-mac $A6MAC --src 2001:db8:6::10 --dst 2001:db8:64::c000:20a"
+        fi
+        # shellcheck disable=SC2086
+        inG nice -n "$NICE" taskset -c "$GEN_CORE" "$GEN" search $traffic --frame-size "$FRAME" --flows "$FLOWS" \
             --trial "$TRIAL_S" --resolution "$RESOLUTION" --loss-tolerance "$LOSS_TOL" --core "$GEN_CORE" \
             --label "$dut" --json "$OUT/$dut-$t.json" 2> >(grep -E 'throughput' >&2) || echo "compare.sh: $dut round $t failed" >&2
         stop_dut "$dut"
