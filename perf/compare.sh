@@ -56,7 +56,12 @@ A=xpa-$S
 # session of our own and give that group the NICE level, so that the generator and the DUT get their cores
 # ahead of other sessions' compilers and fuzzers (their kernel threads keep their own priority).
 if [ -z "${XLAT64_COMPARE_SESSION:-}" ] && command -v setsid >/dev/null; then
-    XLAT64_COMPARE_SESSION=1 exec setsid -w "$0" "$@"
+    XLAT64_COMPARE_SESSION=1 setsid "$0" "$@" &
+    child=$!
+    # Ctrl-C reaches only this session: pass it on (the child cleans up after its current trial).
+    trap 'kill -TERM "$child" 2>/dev/null; wait "$child"; exit 130' INT TERM
+    wait "$child"
+    exit $?
 fi
 [ -w /proc/$$/autogroup ] && echo "$NICE" >/proc/$$/autogroup 2>/dev/null || true
 mkdir -p "$OUT"
@@ -81,7 +86,8 @@ cleanup() {
     ip netns del "$A" 2>/dev/null
     ip netns del "$G" 2>/dev/null
 }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+trap 'exit 143' INT TERM
 
 inA() { ip netns exec "$A" "$@"; }
 inG() { ip netns exec "$G" "$@"; }
