@@ -491,7 +491,7 @@ pub fn forward(
                 }
                 std::hint::spin_loop();
             } else {
-                port.poll(if port.tx_in_flight() { 1 } else { 100 });
+                port.poll(if port.tx_in_flight() { 1 } else { 100 }, None);
             }
             continue;
         }
