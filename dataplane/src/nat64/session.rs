@@ -9,6 +9,7 @@
 //! timer pass has run yet.
 
 use super::bib::BibEntry;
+use super::lookahead::prefetch;
 use super::tcp::TcpState;
 use super::{hash_words, NIL};
 
@@ -118,6 +119,13 @@ impl SessionTable {
         self.slab.len()
     }
 
+    /// Bytes allocated: the slab (capacity × entry size), the bucket array and the expiry queue heads.
+    pub fn memory(&self) -> usize {
+        std::mem::size_of_val(&*self.slab)
+            + std::mem::size_of_val(&*self.buckets)
+            + std::mem::size_of_val(&*self.queues)
+    }
+
     pub fn is_full(&self) -> bool {
         self.free == NIL
     }
@@ -135,6 +143,28 @@ impl SessionTable {
     #[inline]
     pub fn get_mut(&mut self, i: u32) -> &mut Session {
         &mut self.slab[i as usize]
+    }
+
+    /// Batch lookahead ([`super::lookahead`]): prefetches the bucket of a key, returns its index.
+    #[inline]
+    pub fn prefetch_bucket(&self, bib: u32, remote4: [u8; 4], rport: u16) -> u32 {
+        let b = self.bucket(bib, remote4, rport);
+        prefetch(&self.buckets[b]);
+        b as u32
+    }
+
+    /// Reads bucket `b` and prefetches the first session of its chain (both cache lines it may straddle).
+    #[inline]
+    pub fn prefetch_head(&self, b: u32) {
+        let i = self.buckets[b as usize];
+        if let Some(s) = self.slab.get(i as usize) {
+            let p: *const Session = s;
+            prefetch(p);
+            prefetch(
+                p.cast::<u8>()
+                    .wrapping_add(std::mem::size_of::<Session>() - 1),
+            );
+        }
     }
 
     #[inline]
