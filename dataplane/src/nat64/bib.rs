@@ -3,6 +3,7 @@
 //! transport address); entries are referred to by `u32` index. Bounded: inserting into a full table fails.
 
 use super::lookahead::prefetch;
+use super::mem::table;
 use super::{hash_words, Proto, NIL};
 
 /// One binding. 44 bytes.
@@ -86,16 +87,16 @@ impl BibTable {
         let capacity = capacity.clamp(1, NIL as usize - 1);
         let nb = capacity.next_power_of_two();
         let blank = BibEntry::new(0, Proto::Tcp, [0; 16], 0, [0; 4], 0);
-        let mut slab = vec![blank; capacity].into_boxed_slice();
-        for (i, e) in slab.iter_mut().enumerate() {
-            e.next6 = if i + 1 < capacity { i as u32 + 1 } else { NIL };
-        }
+        let slab = table(capacity, |i| BibEntry {
+            next6: if i + 1 < capacity { i as u32 + 1 } else { NIL },
+            ..blank
+        });
         BibTable {
             slab,
             free: 0,
             len: 0,
-            buckets6: vec![NIL; nb].into_boxed_slice(),
-            buckets4: vec![NIL; nb].into_boxed_slice(),
+            buckets6: table(nb, |_| NIL),
+            buckets4: table(nb, |_| NIL),
             mask: nb as u64 - 1,
             seed,
         }

@@ -24,6 +24,7 @@ pub mod blocks;
 pub mod fragment;
 pub mod log;
 pub mod lookahead;
+pub mod mem;
 pub mod pool4;
 pub mod session;
 pub mod tcp;

@@ -10,6 +10,7 @@
 
 use super::bib::BibEntry;
 use super::lookahead::prefetch;
+use super::mem::table;
 use super::tcp::TcpState;
 use super::{hash_words, NIL};
 
@@ -92,15 +93,15 @@ impl SessionTable {
             bprev: NIL,
             bnext: NIL,
         };
-        let mut slab = vec![blank; capacity].into_boxed_slice();
-        for (i, s) in slab.iter_mut().enumerate() {
-            s.hnext = if i + 1 < capacity { i as u32 + 1 } else { NIL };
-        }
+        let slab = table(capacity, |i| Session {
+            hnext: if i + 1 < capacity { i as u32 + 1 } else { NIL },
+            ..blank
+        });
         SessionTable {
             slab,
             free: 0,
             len: 0,
-            buckets: vec![NIL; nb].into_boxed_slice(),
+            buckets: table(nb, |_| NIL),
             mask: nb as u64 - 1,
             seed,
             queues: vec![[EMPTY; TimerClass::COUNT]; tenants],
