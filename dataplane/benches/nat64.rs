@@ -28,8 +28,8 @@
 //! NAT64_BENCH_COUNT=udp_v6_to_v4/1M valgrind --tool=callgrind --collect-atstart=no \
 //!     --toggle-collect='*measured_batches*' target/release/deps/nat64-<hash> --bench
 //! ```
-//! (instructions per packet = callgrind's total / (64 × batches); docs/benchmarks-nat64.md has a loop over the
-//! cases.) `NAT64_BENCH_PER_PACKET=1` counts `Pipeline::process` frame by frame instead.
+//! (instructions per packet = callgrind's total / (64 × batches); docs/benchmarks-nat64.md has the
+//! commands.) `NAT64_BENCH_PER_PACKET=1` counts `Pipeline::process` frame by frame instead.
 
 use std::hint::black_box;
 use std::sync::Arc;
