@@ -530,6 +530,31 @@ fn count(case: &str) {
     }
 }
 
+/// `cargo test --benches` (no `--bench` argument): every kind of case once on small tables, not a measurement
+/// (a debug build would take minutes to set up a million sessions).
+fn smoke() {
+    let mut b = Batch::new();
+    for proto in [Proto::Udp, Proto::Tcp] {
+        let mut e = established(proto, SMALL);
+        e.pipeline
+            .nat64_mut()
+            .expect("nat64")
+            .lookahead_min_sessions = 0;
+        for s in [&mut e.v6, &mut e.v4] {
+            b.fill(s);
+            assert_eq!(b.process(&mut e.pipeline), BATCH);
+            b.fill(s);
+            assert_eq!(b.process_each(&mut e.pipeline), BATCH);
+        }
+        let (mut p, mut s, _) = setup(&format!("new_{}_v6_to_v4", proto.name()), 256);
+        assert_eq!(
+            measured_batches(&mut p, &mut s, &mut b, 10, true),
+            10 * BATCH
+        );
+    }
+    println!("nat64 bench: smoke run passed (run with `cargo bench` to measure)");
+}
+
 fn main() {
     if let Ok(case) = std::env::var("NAT64_BENCH_COUNT") {
         if case == "list" {
@@ -537,6 +562,10 @@ fn main() {
         } else {
             count(&case);
         }
+        return;
+    }
+    if !std::env::args().any(|a| a == "--bench") {
+        smoke();
         return;
     }
     let mut c = Criterion::default().configure_from_args();
