@@ -125,7 +125,6 @@ impl Peek {
         if !v4_to_v6::is_unicast_v4(h[12..16].try_into().expect("4 bytes")) {
             return Peek::NONE;
         }
-        let _ = t;
         Peek {
             stage: Stage::Bucket,
             from_v6: false,
