@@ -2,6 +2,8 @@
 //! per tenant and protocol. A preallocated slab with two chained hash indexes (by the IPv6 and by the IPv4
 //! transport address); entries are referred to by `u32` index. Bounded: inserting into a full table fails.
 
+use super::lookahead::prefetch;
+use super::mem::table;
 use super::{hash_words, Proto, NIL};
 
 /// One binding. 44 bytes.
@@ -85,16 +87,16 @@ impl BibTable {
         let capacity = capacity.clamp(1, NIL as usize - 1);
         let nb = capacity.next_power_of_two();
         let blank = BibEntry::new(0, Proto::Tcp, [0; 16], 0, [0; 4], 0);
-        let mut slab = vec![blank; capacity].into_boxed_slice();
-        for (i, e) in slab.iter_mut().enumerate() {
-            e.next6 = if i + 1 < capacity { i as u32 + 1 } else { NIL };
-        }
+        let slab = table(capacity, |i| BibEntry {
+            next6: if i + 1 < capacity { i as u32 + 1 } else { NIL },
+            ..blank
+        });
         BibTable {
             slab,
             free: 0,
             len: 0,
-            buckets6: vec![NIL; nb].into_boxed_slice(),
-            buckets4: vec![NIL; nb].into_boxed_slice(),
+            buckets6: table(nb, |_| NIL),
+            buckets4: table(nb, |_| NIL),
             mask: nb as u64 - 1,
             seed,
         }
@@ -110,6 +112,13 @@ impl BibTable {
 
     pub fn capacity(&self) -> usize {
         self.slab.len()
+    }
+
+    /// Bytes allocated: the slab (capacity × entry size) and both bucket arrays.
+    pub fn memory(&self) -> usize {
+        std::mem::size_of_val(&*self.slab)
+            + std::mem::size_of_val(&*self.buckets6)
+            + std::mem::size_of_val(&*self.buckets4)
     }
 
     #[inline]
@@ -130,6 +139,42 @@ impl BibTable {
     #[inline]
     pub fn get_mut(&mut self, i: u32) -> &mut BibEntry {
         &mut self.slab[i as usize]
+    }
+
+    /// Batch lookahead ([`super::lookahead`]): prefetches the IPv6-side bucket of a key, returns its index.
+    #[inline]
+    pub fn prefetch_bucket6(&self, tenant: u16, proto: Proto, addr6: &[u8; 16], port6: u16) -> u32 {
+        let b = self.b6(tenant, proto, addr6, port6);
+        prefetch(&self.buckets6[b]);
+        b as u32
+    }
+
+    /// The same on the IPv4 side.
+    #[inline]
+    pub fn prefetch_bucket4(&self, tenant: u16, proto: Proto, addr4: [u8; 4], port4: u16) -> u32 {
+        let b = self.b4(tenant, proto, addr4, port4);
+        prefetch(&self.buckets4[b]);
+        b as u32
+    }
+
+    /// Reads bucket `b` (IPv6 side if `v6`) and prefetches the first binding of its chain (both cache lines
+    /// it may straddle). Returns that binding's index, or [`NIL`].
+    #[inline]
+    pub fn prefetch_head(&self, v6: bool, b: u32) -> u32 {
+        let i = if v6 {
+            self.buckets6[b as usize]
+        } else {
+            self.buckets4[b as usize]
+        };
+        if let Some(e) = self.slab.get(i as usize) {
+            let p: *const BibEntry = e;
+            prefetch(p);
+            prefetch(
+                p.cast::<u8>()
+                    .wrapping_add(std::mem::size_of::<BibEntry>() - 1),
+            );
+        }
+        i
     }
 
     /// The binding of an IPv6 transport address.

@@ -69,6 +69,11 @@ pub struct FragTable {
 }
 
 impl FragTable {
+    /// Bytes allocated.
+    pub fn memory(&self) -> usize {
+        std::mem::size_of_val(&*self.slots)
+    }
+
     pub fn new(seed: u64) -> Self {
         FragTable {
             slots: vec![

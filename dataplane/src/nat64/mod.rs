@@ -6,6 +6,7 @@
 //!   index-based, no allocation on the packet path.
 //! - [`tcp`]: the RFC 6146 §3.5.2.2 state machine and the IPv4 SYNs held for simultaneous opens.
 //! - [`timers`]: the clock abstraction.
+//! - [`lookahead`]: prefetching a batch's BIB and session entries before it is translated.
 //! - [`translate`]: the packet paths (IPv6 → IPv4, IPv4 → IPv6, ICMP errors, hairpinning) on top of the SIIT
 //!   header helpers.
 //!
@@ -22,6 +23,8 @@ pub mod bitmap;
 pub mod blocks;
 pub mod fragment;
 pub mod log;
+pub mod lookahead;
+pub mod mem;
 pub mod pool4;
 pub mod session;
 pub mod tcp;
@@ -206,6 +209,17 @@ impl Default for Nat64Capacity {
     }
 }
 
+/// Bytes a worker's NAT64 tables allocate ([`Nat64State::memory`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Nat64Memory {
+    /// Session table: slab, hash buckets, expiry queue heads.
+    pub sessions: usize,
+    /// BIB: slab and both hash bucket arrays.
+    pub bib: usize,
+    /// Held SYNs and the first-fragment table (independent of the session capacity).
+    pub fixed: usize,
+}
+
 /// Why a packet got no session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Refusal {
@@ -296,6 +310,9 @@ pub struct Nat64State {
     tenants: Vec<TenantState>,
     /// Indices of the NAT64 tenants.
     nat64_tenants: Vec<u16>,
+    /// [`crate::pipeline::Pipeline::process_batch`] looks ahead from this many sessions on
+    /// ([`lookahead::MIN_SESSIONS`] by default).
+    pub lookahead_min_sessions: usize,
 }
 
 impl Nat64State {
@@ -327,6 +344,7 @@ impl Nat64State {
             frags: fragment::FragTable::new(seed ^ 2),
             tenants: Vec::with_capacity(snapshot.tenants().len()),
             nat64_tenants,
+            lookahead_min_sessions: lookahead::MIN_SESSIONS,
         };
         for t in snapshot.tenants() {
             let Some(c) = t.nat64.as_deref() else {
@@ -395,6 +413,26 @@ impl Nat64State {
             remote4,
             rport,
         });
+    }
+
+    /// Bytes allocated by the session table, the BIB and the fixed-size tables (the free-port bitmaps, a few
+    /// KiB to MiB depending on the pool, are not counted).
+    pub fn memory(&self) -> Nat64Memory {
+        Nat64Memory {
+            sessions: self.sessions.memory(),
+            bib: self.bib.memory(),
+            fixed: self.held.memory() + self.frags.memory(),
+        }
+    }
+
+    /// Brings the bindings and sessions the packets of a batch will look up into the cache, one level of the
+    /// lookup at a time for the whole batch ([`lookahead`]). Changes nothing.
+    pub fn lookahead(&self, peeks: &mut [lookahead::Peek]) {
+        use lookahead::Lookahead as L;
+        L::buckets(&self.bib, peeks);
+        L::bindings(&self.bib, peeks);
+        L::session_buckets(&self.bib, &self.sessions, peeks);
+        L::sessions(&self.sessions, peeks);
     }
 
     /// Sessions of tenant `index` on this worker.

@@ -9,6 +9,8 @@
 //! timer pass has run yet.
 
 use super::bib::BibEntry;
+use super::lookahead::prefetch;
+use super::mem::table;
 use super::tcp::TcpState;
 use super::{hash_words, NIL};
 
@@ -91,15 +93,15 @@ impl SessionTable {
             bprev: NIL,
             bnext: NIL,
         };
-        let mut slab = vec![blank; capacity].into_boxed_slice();
-        for (i, s) in slab.iter_mut().enumerate() {
-            s.hnext = if i + 1 < capacity { i as u32 + 1 } else { NIL };
-        }
+        let slab = table(capacity, |i| Session {
+            hnext: if i + 1 < capacity { i as u32 + 1 } else { NIL },
+            ..blank
+        });
         SessionTable {
             slab,
             free: 0,
             len: 0,
-            buckets: vec![NIL; nb].into_boxed_slice(),
+            buckets: table(nb, |_| NIL),
             mask: nb as u64 - 1,
             seed,
             queues: vec![[EMPTY; TimerClass::COUNT]; tenants],
@@ -116,6 +118,13 @@ impl SessionTable {
 
     pub fn capacity(&self) -> usize {
         self.slab.len()
+    }
+
+    /// Bytes allocated: the slab (capacity × entry size), the bucket array and the expiry queue heads.
+    pub fn memory(&self) -> usize {
+        std::mem::size_of_val(&*self.slab)
+            + std::mem::size_of_val(&*self.buckets)
+            + std::mem::size_of_val(&*self.queues)
     }
 
     pub fn is_full(&self) -> bool {
@@ -135,6 +144,28 @@ impl SessionTable {
     #[inline]
     pub fn get_mut(&mut self, i: u32) -> &mut Session {
         &mut self.slab[i as usize]
+    }
+
+    /// Batch lookahead ([`super::lookahead`]): prefetches the bucket of a key, returns its index.
+    #[inline]
+    pub fn prefetch_bucket(&self, bib: u32, remote4: [u8; 4], rport: u16) -> u32 {
+        let b = self.bucket(bib, remote4, rport);
+        prefetch(&self.buckets[b]);
+        b as u32
+    }
+
+    /// Reads bucket `b` and prefetches the first session of its chain (both cache lines it may straddle).
+    #[inline]
+    pub fn prefetch_head(&self, b: u32) {
+        let i = self.buckets[b as usize];
+        if let Some(s) = self.slab.get(i as usize) {
+            let p: *const Session = s;
+            prefetch(p);
+            prefetch(
+                p.cast::<u8>()
+                    .wrapping_add(std::mem::size_of::<Session>() - 1),
+            );
+        }
     }
 
     #[inline]

@@ -121,6 +121,11 @@ pub struct HeldSyns {
 }
 
 impl HeldSyns {
+    /// Bytes allocated for held SYNs.
+    pub fn memory(&self) -> usize {
+        self.slots.capacity() * std::mem::size_of::<HeldSyn>()
+    }
+
     pub fn new(cap: usize) -> Self {
         HeldSyns {
             slots: Vec::with_capacity(cap),
