@@ -1,7 +1,10 @@
-//! xlat64's control side: the `xlat64` command-line tool (and, later, the control process `xlat64-control`).
+//! xlat64's control side: the control process `xlat64-control` and the `xlat64` command-line tool.
 //!
 //! The binaries are thin: their logic lives here so tests call it directly.
 //!
+//! - [`service`]: the one service layer: the versioned, durable configuration store, per-object operations,
+//!   packet traces. Every front (REST, and the CLI through REST) calls it.
 //! - [`translate`]: `xlat64 translate`, offline translation of a capture file.
 
+pub mod service;
 pub mod translate;
