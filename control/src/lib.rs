@@ -4,7 +4,9 @@
 //!
 //! - [`service`]: the one service layer: the versioned, durable configuration store, per-object operations,
 //!   packet traces. Every front (REST, and the CLI through REST) calls it.
+//! - [`rest`]: the REST API (axum): `router(state)`, thin handlers over the service, the OpenAPI document.
 //! - [`translate`]: `xlat64 translate`, offline translation of a capture file.
 
+pub mod rest;
 pub mod service;
 pub mod translate;

@@ -711,4 +711,4 @@ pub fn parse_ipv4_prefix(s: &str) -> Option<Ipv4Net> {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
