@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use control::cli::{self, BibCmd, ConfigCmd, EamCmd, Pool4Cmd, Remote, TenantCmd, TraceArgs};
 use control::translate::{self, TranslateOptions};
 
 /// xlat64: an IPv6/IPv4 translator (SIIT, RFC 7915).
@@ -45,11 +46,75 @@ enum Command {
         #[arg(long, value_name = "SECONDS|+SECONDS")]
         run_timers_until: Option<translate::TimersUntil>,
     },
+    /// The running configuration on the control process (xlat64-control): get, apply, diff, validate,
+    /// versions, rollback.
+    Config {
+        #[command(flatten)]
+        remote: Remote,
+        #[command(subcommand)]
+        cmd: ConfigCmd,
+    },
+    /// Tenants of the running configuration.
+    Tenant {
+        #[command(flatten)]
+        remote: Remote,
+        #[command(subcommand)]
+        cmd: TenantCmd,
+    },
+    /// A tenant's EAM entries (RFC 7757).
+    Eam {
+        #[command(flatten)]
+        remote: Remote,
+        #[command(subcommand)]
+        cmd: EamCmd,
+    },
+    /// A NAT64 tenant's pool4 entries.
+    Pool4 {
+        #[command(flatten)]
+        remote: Remote,
+        #[command(subcommand)]
+        cmd: Pool4Cmd,
+    },
+    /// A NAT64 tenant's static BIB entries.
+    Bib {
+        #[command(flatten)]
+        remote: Remote,
+        #[command(subcommand)]
+        cmd: BibCmd,
+    },
+    /// How the running configuration translates one packet (nothing is sent).
+    Trace {
+        #[command(flatten)]
+        remote: Remote,
+        #[command(flatten)]
+        args: TraceArgs,
+    },
+}
+
+/// Runs a subcommand that talks to the control process: exit 0, its own code (diff), or 1 on an error.
+fn remote(run: impl FnOnce(&mut dyn Write) -> Result<u8, cli::CliError>) -> ExitCode {
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let r = run(&mut out);
+    let _ = out.flush();
+    match r {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            e.report(&mut std::io::stderr());
+            ExitCode::from(1)
+        }
+    }
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Config { remote: r, cmd } => remote(|out| cli::config(&r, &cmd, out)),
+        Command::Tenant { remote: r, cmd } => remote(|out| cli::tenant(&r, &cmd, out)),
+        Command::Eam { remote: r, cmd } => remote(|out| cli::eam(&r, &cmd, out)),
+        Command::Pool4 { remote: r, cmd } => remote(|out| cli::pool4(&r, &cmd, out)),
+        Command::Bib { remote: r, cmd } => remote(|out| cli::bib(&r, &cmd, out)),
+        Command::Trace { remote: r, args } => remote(|out| cli::trace(&r, &args, out)),
         Command::Translate {
             config,
             input,
