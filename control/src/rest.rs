@@ -3,7 +3,7 @@
 //!
 //! - Errors are always [`ErrorBody`] JSON: the service's typed errors, axum's own rejections (bad query, wrong
 //!   method, body too large) and unknown routes alike. Bad input is a 4xx, never a 500.
-//! - Writes need `Authorization: Bearer TOKEN` (and reads too when configured).
+//! - Writes need `Authorization: Bearer TOKEN` (and reads too when configured; `POST /v1/trace` is a read).
 //! - `GET /v1/config` carries the version as ETag; writes honour `If-Match` (412 when stale) and
 //!   `?dry_run=true`.
 
@@ -194,6 +194,18 @@ fn written(w: WriteResult, created: bool) -> Response {
     r
 }
 
+/// Runs a write (which fsyncs the state directory) on the blocking pool, off the async workers.
+async fn on_disk<T: Send + 'static>(
+    s: &Arc<ApiState>,
+    f: impl FnOnce(&Service) -> Result<T, ServiceError> + Send + 'static,
+) -> ApiResult<T> {
+    let svc = Arc::clone(&s.service);
+    tokio::task::spawn_blocking(move || f(&svc))
+        .await
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?
+        .map_err(ApiError::from)
+}
+
 // --- handlers -------------------------------------------------------------------------------------------------
 
 /// The current configuration; its version is the ETag.
@@ -242,7 +254,10 @@ async fn put_config(
             errors: errs.iter().map(FieldError::from).collect(),
         },
     })?;
-    Ok(written(s.service.put_config(config, opts)?, false))
+    Ok(written(
+        on_disk(&s, move |svc| svc.put_config(config, opts)).await?,
+        false,
+    ))
 }
 
 /// The kept versions, oldest first.
@@ -283,7 +298,10 @@ async fn rollback(
 ) -> ApiResult<Response> {
     let opts = write_options(&headers, &q)?;
     let req: RollbackRequest = parse_body(&body)?;
-    Ok(written(s.service.rollback(req.version, opts)?, false))
+    Ok(written(
+        on_disk(&s, move |svc| svc.rollback(req.version, opts)).await?,
+        false,
+    ))
 }
 
 /// The tenants.
@@ -306,7 +324,10 @@ async fn create_tenant(
 ) -> ApiResult<Response> {
     let opts = write_options(&headers, &q)?;
     let t: Tenant = parse_body(&body)?;
-    Ok(written(s.service.create_tenant(t, opts)?, true))
+    Ok(written(
+        on_disk(&s, move |svc| svc.create_tenant(t, opts)).await?,
+        true,
+    ))
 }
 
 #[utoipa::path(get, path = "/v1/tenants/{tenant}", tag = "tenants",
@@ -329,7 +350,10 @@ async fn delete_tenant(
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     let opts = write_options(&headers, &q)?;
-    Ok(written(s.service.delete_tenant(&tenant, opts)?, false))
+    Ok(written(
+        on_disk(&s, move |svc| svc.delete_tenant(&tenant, opts)).await?,
+        false,
+    ))
 }
 
 fn prefix_param(name: &str, s: &str) -> ApiResult<Ipv4Net> {
@@ -366,7 +390,10 @@ async fn create_eam(
 ) -> ApiResult<Response> {
     let opts = write_options(&headers, &q)?;
     let e: EamEntry = parse_body(&body)?;
-    Ok(written(s.service.create_eam_entry(&tenant, e, opts)?, true))
+    Ok(written(
+        on_disk(&s, move |svc| svc.create_eam_entry(&tenant, e, opts)).await?,
+        true,
+    ))
 }
 
 #[utoipa::path(get, path = "/v1/tenants/{tenant}/eamt/{ipv4}", tag = "eamt",
@@ -392,7 +419,7 @@ async fn delete_eam(
     let opts = write_options(&headers, &q)?;
     let p = prefix_param("ipv4", &ipv4)?;
     Ok(written(
-        s.service.delete_eam_entry(&tenant, p, opts)?,
+        on_disk(&s, move |svc| svc.delete_eam_entry(&tenant, p, opts)).await?,
         false,
     ))
 }
@@ -422,7 +449,7 @@ async fn create_pool4(
     let opts = write_options(&headers, &q)?;
     let e: Pool4Entry = parse_body(&body)?;
     Ok(written(
-        s.service.create_pool4_entry(&tenant, e, opts)?,
+        on_disk(&s, move |svc| svc.create_pool4_entry(&tenant, e, opts)).await?,
         true,
     ))
 }
@@ -450,7 +477,7 @@ async fn delete_pool4(
     let opts = write_options(&headers, &q)?;
     let p = prefix_param("prefix", &prefix)?;
     Ok(written(
-        s.service.delete_pool4_entry(&tenant, p, opts)?,
+        on_disk(&s, move |svc| svc.delete_pool4_entry(&tenant, p, opts)).await?,
         false,
     ))
 }
@@ -499,7 +526,10 @@ async fn create_bib(
 ) -> ApiResult<Response> {
     let opts = write_options(&headers, &q)?;
     let e: StaticBibEntry = parse_body(&body)?;
-    Ok(written(s.service.create_bib_entry(&tenant, e, opts)?, true))
+    Ok(written(
+        on_disk(&s, move |svc| svc.create_bib_entry(&tenant, e, opts)).await?,
+        true,
+    ))
 }
 
 #[utoipa::path(get, path = "/v1/tenants/{tenant}/bib/{protocol}/{ipv4}", tag = "bib",
@@ -526,7 +556,7 @@ async fn delete_bib(
     let opts = write_options(&headers, &q)?;
     let (p, a) = bib_key(&protocol, &ipv4)?;
     Ok(written(
-        s.service.delete_bib_entry(&tenant, p, a, opts)?,
+        on_disk(&s, move |svc| svc.delete_bib_entry(&tenant, p, a, opts)).await?,
         false,
     ))
 }
@@ -594,7 +624,9 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 }
 
 async fn authenticate(State(s): State<Arc<ApiState>>, req: Request, next: Next) -> Response {
-    let is_read = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    // A trace changes nothing: it is a read, though it needs a body (POST).
+    let is_read = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS)
+        || (req.method() == Method::POST && req.uri().path() == "/v1/trace");
     if let Some(token) = &s.token {
         if !is_read || s.auth_reads {
             let given = req

@@ -280,12 +280,20 @@ async fn writes_need_the_token_reads_optionally() {
     assert_eq!(t.service.tenants().len(), 1);
     let a = t.call_with("GET", "/v1/tenants", None, &[]).await;
     assert_eq!(a.status, StatusCode::OK);
+    // A trace changes nothing: a read.
+    let echo = json!({"packet": crate::service::tests::echo6()}).to_string();
+    let a = t
+        .call_with("POST", "/v1/trace", Some(echo.clone()), &[])
+        .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
 
     let t = setup_auth("auth-reads", DEMO_TOML, true);
     let a = t.call_with("GET", "/v1/tenants", None, &[]).await;
     assert_error(&a, StatusCode::UNAUTHORIZED, "unauthorized");
     let a = t.call("GET", "/v1/tenants", None).await;
     assert_eq!(a.status, StatusCode::OK);
+    let a = t.call_with("POST", "/v1/trace", Some(echo), &[]).await;
+    assert_error(&a, StatusCode::UNAUTHORIZED, "unauthorized");
 }
 
 #[tokio::test]

@@ -220,3 +220,40 @@ pub(crate) fn echo6() -> String {
     p.extend_from_slice(&icmp);
     hex::encode(p)
 }
+
+#[test]
+fn concurrent_writers_with_the_same_expected_version_one_wins() {
+    let dir = tmpdir("race");
+    let s = std::sync::Arc::new(Service::open(&dir, 50, Some(demo())).unwrap());
+    let results: Vec<_> = (0..8u8)
+        .map(|i| {
+            let s = std::sync::Arc::clone(&s);
+            std::thread::spawn(move || {
+                let e = eam(&format!("10.{i}.0.0/24"), &format!("2001:db8:a:{i}::/120"));
+                let opts = WriteOptions {
+                    expected_version: Some(1),
+                    dry_run: false,
+                };
+                s.create_eam_entry("demo", e, opts)
+            })
+        })
+        .map(|h| h.join().unwrap())
+        .collect();
+    let won = results.iter().filter(|r| r.is_ok()).count();
+    let lost = results
+        .iter()
+        .filter(|r| {
+            matches!(
+                r,
+                Err(ServiceError::Conflict {
+                    expected: 1,
+                    current: 2
+                })
+            )
+        })
+        .count();
+    assert_eq!((won, lost), (1, 7));
+    assert_eq!(s.current().version, 2);
+    assert_eq!(s.eam_entries("demo").unwrap().len(), 2);
+    let _ = std::fs::remove_dir_all(&dir);
+}
