@@ -458,3 +458,26 @@ fn icmp6_checksum(hex_with_placeholder: &str) -> String {
     }
     format!("{:04x}", !(sum as u16))
 }
+
+#[test]
+fn completions_and_man_page() {
+    let o = Command::new(env!("CARGO_BIN_EXE_xlat64"))
+        .args(["completions", "bash"])
+        .output()
+        .unwrap();
+    let out = ok(&o);
+    assert!(
+        out.contains("complete") && out.contains("rollback"),
+        "{out}"
+    );
+    let o = Command::new(env!("CARGO_BIN_EXE_xlat64"))
+        .arg("man")
+        .output()
+        .unwrap();
+    let out = ok(&o);
+    assert!(
+        out.starts_with(".ie") || out.contains(".TH xlat64"),
+        "{}",
+        &out[..out.len().min(200)]
+    );
+}

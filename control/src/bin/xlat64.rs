@@ -4,7 +4,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use control::cli::{self, BibCmd, ConfigCmd, EamCmd, Pool4Cmd, Remote, TenantCmd, TraceArgs};
 use control::translate::{self, TranslateOptions};
 
@@ -89,6 +89,13 @@ enum Command {
         #[command(flatten)]
         args: TraceArgs,
     },
+    /// Print a shell completion script (e.g. `xlat64 completions bash > /etc/bash_completion.d/xlat64`).
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff; `xlat64 man | man -l -`).
+    Man,
 }
 
 /// Runs a subcommand that talks to the control process: exit 0, its own code (diff), or 1 on an error.
@@ -115,6 +122,19 @@ fn main() -> ExitCode {
         Command::Pool4 { remote: r, cmd } => remote(|out| cli::pool4(&r, &cmd, out)),
         Command::Bib { remote: r, cmd } => remote(|out| cli::bib(&r, &cmd, out)),
         Command::Trace { remote: r, args } => remote(|out| cli::trace(&r, &args, out)),
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "xlat64", &mut std::io::stdout());
+            ExitCode::SUCCESS
+        }
+        Command::Man => {
+            match clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout()) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("xlat64: error: {e}");
+                    ExitCode::from(2)
+                }
+            }
+        }
         Command::Translate {
             config,
             input,
