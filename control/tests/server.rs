@@ -481,3 +481,42 @@ fn completions_and_man_page() {
         &out[..out.len().min(200)]
     );
 }
+
+#[test]
+fn bad_initial_config_or_token_file_is_a_clear_error() {
+    let dir = scratch("bad-start");
+    std::fs::write(dir.join("token"), "t\n").unwrap();
+    std::fs::write(
+        dir.join("bad.toml"),
+        DEMO_TOML.replace("2001:db8:64::/96", "2001:db8:64::/95"),
+    )
+    .unwrap();
+    let run = |token: &str, config: &str| {
+        Command::new(env!("CARGO_BIN_EXE_xlat64-control"))
+            .args(["--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0"])
+            .arg("--state-dir")
+            .arg(dir.join("state"))
+            .arg("--token-file")
+            .arg(dir.join(token))
+            .arg("--initial-config")
+            .arg(dir.join(config))
+            .output()
+            .unwrap()
+    };
+    let o = run("token", "bad.toml");
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("tenants[0].pool6"), "{err}");
+    let o = run("missing-token", "bad.toml");
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("token file"), "{err}");
+    // Nothing was stored.
+    assert!(
+        !dir.join("state/versions").exists()
+            || std::fs::read_dir(dir.join("state/versions"))
+                .unwrap()
+                .count()
+                == 0
+    );
+}
