@@ -6,12 +6,14 @@
 //!   packet traces. Every front (REST, and the CLI through REST) calls it.
 //! - [`rest`]: the REST API (axum): `router(state)`, thin handlers over the service, the OpenAPI document.
 //! - [`client`], [`cli`]: the `xlat64` subcommands that talk to `xlat64-control` over HTTP.
+//! - [`import`]: `xlat64 import`: other translators' configurations converted into ours.
 //! - [`metrics`]: Prometheus `/metrics` on its own listener.
 //! - [`server`]: `xlat64-control`'s listeners and startup.
 //! - [`translate`]: `xlat64 translate`, offline translation of a capture file.
 
 pub mod cli;
 pub mod client;
+pub mod import;
 pub mod metrics;
 pub mod rest;
 pub mod server;

@@ -520,3 +520,24 @@ fn bad_initial_config_or_token_file_is_a_clear_error() {
                 == 0
     );
 }
+
+#[test]
+fn import_from_tayga() {
+    let dir = scratch("import");
+    let conf = dir.join("tayga.conf");
+    std::fs::write(
+        &conf,
+        "tun-device nat64\nipv4-addr 192.0.2.1\nprefix 2001:db8:64::/96\ndynamic-pool 192.0.2.128/25\nmap 192.0.2.42 2001:db8:1::42\n",
+    )
+    .unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_xlat64"))
+        .args(["import", "--from", "tayga"])
+        .arg(&conf)
+        .output()
+        .unwrap();
+    let out = ok(&o);
+    let cfg = mgmt_api::Config::from_toml_str(&out).expect("valid TOML config");
+    assert_eq!(cfg.tenants[0].eamt.len(), 1);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("dynamic-pool"), "{err}");
+}

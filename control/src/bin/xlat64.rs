@@ -96,6 +96,19 @@ enum Command {
     },
     /// Print the man page (roff; `xlat64 man | man -l -`).
     Man,
+    /// Convert another translator's configuration into ours (TOML on stdout, what could not be converted on
+    /// stderr). Exit 2 if it cannot be read or converted.
+    Import {
+        /// The other translator: `tayga` (tayga.conf).
+        #[arg(long, value_enum)]
+        from: ImportFrom,
+        file: PathBuf,
+    },
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum ImportFrom {
+    Tayga,
 }
 
 /// Runs a subcommand that talks to the control process: exit 0, its own code (diff), or 1 on an error.
@@ -125,6 +138,31 @@ fn main() -> ExitCode {
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "xlat64", &mut std::io::stdout());
             ExitCode::SUCCESS
+        }
+        Command::Import { from, file } => {
+            let text = match std::fs::read_to_string(&file) {
+                Ok(t) => t,
+                Err(e) => {
+                    eprintln!("xlat64: error: reading {}: {e}", file.display());
+                    return ExitCode::from(2);
+                }
+            };
+            let result = match from {
+                ImportFrom::Tayga => control::import::from_tayga(&text),
+            };
+            match result {
+                Ok(r) => {
+                    for n in &r.notes {
+                        eprintln!("xlat64: note: {}: {n}", file.display());
+                    }
+                    print!("{}", r.config.to_toml_string());
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("xlat64: error: {}: {e}", file.display());
+                    ExitCode::from(2)
+                }
+            }
         }
         Command::Man => {
             match clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout()) {
