@@ -541,3 +541,38 @@ fn import_from_tayga() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("dynamic-pool"), "{err}");
 }
+
+#[test]
+fn import_from_jool() {
+    let dir = scratch("import-jool");
+    let file = dir.join("jool.json");
+    std::fs::write(
+        &file,
+        r#"{"instance": "dc", "framework": "netfilter",
+            "global": {"pool6": "2001:db8:64::/96", "ss-enabled": false},
+            "eamt": [{"ipv6 prefix": "2001:db8:3::/124", "ipv4 prefix": "192.0.2.16/28"}]}"#,
+    )
+    .unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_xlat64"))
+        .args(["import", "--from", "jool"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let out = ok(&o);
+    let cfg = mgmt_api::Config::from_toml_str(&out).expect("valid TOML config");
+    assert_eq!(cfg.tenants[0].name, "dc");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("ss-enabled"), "{err}");
+    std::fs::write(
+        &file,
+        r#"{"eamt": [{"ipv4 prefix": "x", "ipv6 prefix": "::/128"}]}"#,
+    )
+    .unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_xlat64"))
+        .args(["import", "--from", "jool"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("eamt[0]"));
+}

@@ -99,7 +99,7 @@ enum Command {
     /// Convert another translator's configuration into ours (TOML on stdout, what could not be converted on
     /// stderr). Exit 2 if it cannot be read or converted.
     Import {
-        /// The other translator: `tayga` (tayga.conf).
+        /// The other translator: `jool` (its atomic configuration JSON) or `tayga` (tayga.conf).
         #[arg(long, value_enum)]
         from: ImportFrom,
         file: PathBuf,
@@ -108,6 +108,7 @@ enum Command {
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 enum ImportFrom {
+    Jool,
     Tayga,
 }
 
@@ -148,6 +149,7 @@ fn main() -> ExitCode {
                 }
             };
             let result = match from {
+                ImportFrom::Jool => control::import::from_jool(&text),
                 ImportFrom::Tayga => control::import::from_tayga(&text),
             };
             match result {
