@@ -4,6 +4,7 @@
 //!
 //! - [`service`]: the one service layer: the versioned, durable configuration store, per-object operations,
 //!   packet traces. Every front (REST, and the CLI through REST) calls it.
+//! - [`push`]: the configuration pushed to the dataplane over its Unix socket, acknowledgements tracked.
 //! - [`rest`]: the REST API (axum): `router(state)`, thin handlers over the service, the OpenAPI document.
 //! - [`client`], [`cli`]: the `xlat64` subcommands that talk to `xlat64-control` over HTTP.
 //! - [`import`]: `xlat64 import`: other translators' configurations converted into ours.
@@ -15,6 +16,7 @@ pub mod cli;
 pub mod client;
 pub mod import;
 pub mod metrics;
+pub mod push;
 pub mod rest;
 pub mod server;
 pub mod service;

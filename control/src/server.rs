@@ -24,6 +24,8 @@ pub struct ServerOptions {
     pub auth_reads: bool,
     pub initial_config: Option<Config>,
     pub keep: usize,
+    /// The dataplane's Unix socket: the configuration is pushed there ([`crate::push`]).
+    pub dataplane_socket: Option<PathBuf>,
 }
 
 /// Reads a bearer token file: one line, surrounding whitespace ignored, not empty.
@@ -60,6 +62,7 @@ pub struct Server {
     api: TcpListener,
     metrics: TcpListener,
     state: Arc<ApiState>,
+    dataplane_socket: Option<PathBuf>,
 }
 
 impl Server {
@@ -88,6 +91,7 @@ impl Server {
             api,
             metrics,
             state,
+            dataplane_socket: opts.dataplane_socket,
         })
     }
 
@@ -96,6 +100,9 @@ impl Server {
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> Result<()> {
+        let pusher = self
+            .dataplane_socket
+            .map(|p| crate::push::Pusher::spawn(Arc::clone(&self.service), p));
         let (tx, rx) = tokio::sync::watch::channel(false);
         let metrics_app = metrics::router(Arc::new(Metrics::new(Arc::clone(&self.service))));
         let mut rx2 = rx.clone();
@@ -119,6 +126,8 @@ impl Server {
         m.await
             .context("the metrics task")?
             .context("serving metrics")?;
+        // Stops and joins the push thread (it checks its stop flag at least every 50 ms).
+        drop(pusher);
         Ok(())
     }
 }

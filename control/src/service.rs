@@ -93,6 +93,8 @@ struct State {
 pub struct Service {
     state: Mutex<State>,
     started: Instant,
+    /// The version the dataplane acknowledged (`None`: not connected, or it runs a configuration of its own).
+    dataplane_version: Mutex<Option<u64>>,
 }
 
 /// Validates and compiles a candidate: mgmt_api's rules, then the dataplane's tables (which must accept every
@@ -145,6 +147,7 @@ impl Service {
                 current: Arc::new(current),
             }),
             started: Instant::now(),
+            dataplane_version: Mutex::new(None),
         })
     }
 
@@ -171,11 +174,27 @@ impl Service {
         let c = self.current();
         Status {
             config_version: c.version,
-            dataplane_version: None,
+            dataplane_version: self.dataplane_version(),
             uptime_seconds: self.started.elapsed().as_secs(),
             build_version: env!("CARGO_PKG_VERSION").to_owned(),
             tenants: c.config.tenants.len(),
         }
+    }
+
+    /// The version the dataplane runs, as it acknowledged it.
+    pub fn dataplane_version(&self) -> Option<u64> {
+        *self
+            .dataplane_version
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Called by the push thread when the dataplane acknowledges a version (or goes away: `None`).
+    pub fn set_dataplane_version(&self, v: Option<u64>) {
+        *self
+            .dataplane_version
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = v;
     }
 
     /// The one write path: `change` edits a copy of the current configuration; the result is validated whole

@@ -576,3 +576,64 @@ fn import_from_jool() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("eamt[0]"));
 }
+
+/// `--dataplane-socket`: the running binary pushes its version to a (fake) dataplane and reports the
+/// acknowledgement in /v1/status.
+#[test]
+fn pushes_to_the_dataplane_socket() {
+    use mgmt_api::ipc::{read_message, write_message, FromDataplane, ToDataplane};
+    use std::os::unix::net::UnixListener;
+    let dir = scratch("push");
+    let sock = dir.join("dp.sock");
+    let listener = UnixListener::bind(&sock).unwrap();
+    std::fs::write(dir.join("token"), format!("{TOKEN}\n")).unwrap();
+    std::fs::write(dir.join("initial.toml"), DEMO_TOML).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_xlat64-control"))
+        .args(["--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0"])
+        .arg("--state-dir")
+        .arg(dir.join("state"))
+        .arg("--token-file")
+        .arg(dir.join("token"))
+        .arg("--initial-config")
+        .arg(dir.join("initial.toml"))
+        .arg("--dataplane-socket")
+        .arg(&sock)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let api = loop {
+        let l = lines.next().expect("listening line").unwrap();
+        if let Some(a) = l.strip_prefix("xlat64-control: api listening on ") {
+            break a.to_owned();
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    let (s, _) = listener.accept().unwrap();
+    let mut r = BufReader::new(s.try_clone().unwrap());
+    let mut w = s;
+    write_message(
+        &mut w,
+        &FromDataplane::Hello {
+            running_version: None,
+        },
+    )
+    .unwrap();
+    let Some(ToDataplane::Apply { version, config }) = read_message(&mut r).unwrap() else {
+        panic!("no apply");
+    };
+    assert_eq!(version, 1);
+    assert_eq!(config.tenants[0].name, "demo");
+    write_message(&mut w, &FromDataplane::Applied { version }).unwrap();
+    let t = std::time::Instant::now();
+    loop {
+        let (_, _, body) = http("GET", &format!("{api}/v1/status"), None, None);
+        if body["dataplane_version"] == 1 {
+            break;
+        }
+        assert!(t.elapsed().as_secs() < 10, "{body}");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}

@@ -36,6 +36,10 @@ struct Args {
     /// ignored otherwise.
     #[arg(long, value_name = "FILE")]
     initial_config: Option<PathBuf>,
+    /// The dataplane's Unix socket: the configuration is pushed there and its acknowledgements tracked
+    /// (GET /v1/status: dataplane_version).
+    #[arg(long, value_name = "PATH")]
+    dataplane_socket: Option<PathBuf>,
     /// How many configuration versions to keep.
     #[arg(long, default_value_t = DEFAULT_KEEP)]
     keep: usize,
@@ -67,6 +71,7 @@ async fn main() -> Result<()> {
         auth_reads: args.auth_reads,
         initial_config,
         keep: args.keep,
+        dataplane_socket: args.dataplane_socket,
     })
     .await?;
     // Tests and scripts read these two lines to find ports chosen with :0.
