@@ -1,7 +1,23 @@
-//! xlat64's control side: the `xlat64` command-line tool (and, later, the control process `xlat64-control`).
+//! xlat64's control side: the control process `xlat64-control` and the `xlat64` command-line tool.
 //!
 //! The binaries are thin: their logic lives here so tests call it directly.
 //!
+//! - [`service`]: the one service layer: the versioned, durable configuration store, per-object operations,
+//!   packet traces. Every front (REST, and the CLI through REST) calls it.
+//! - [`push`]: the configuration pushed to the dataplane over its Unix socket, acknowledgements tracked.
+//! - [`rest`]: the REST API (axum): `router(state)`, thin handlers over the service, the OpenAPI document.
+//! - [`client`], [`cli`]: the `xlat64` subcommands that talk to `xlat64-control` over HTTP.
+//! - [`import`]: `xlat64 import`: other translators' configurations converted into ours.
+//! - [`metrics`]: Prometheus `/metrics` on its own listener.
+//! - [`server`]: `xlat64-control`'s listeners and startup.
 //! - [`translate`]: `xlat64 translate`, offline translation of a capture file.
 
+pub mod cli;
+pub mod client;
+pub mod import;
+pub mod metrics;
+pub mod push;
+pub mod rest;
+pub mod server;
+pub mod service;
 pub mod translate;
