@@ -7,7 +7,7 @@ use super::{icmp_error, l4, originate, Side, Verdict};
 use crate::frame::Frame;
 use crate::stats::DropReason;
 use crate::tables::{AddrError, Tenant};
-use crate::wire::{self, checksum, ip_proto, ipv4, Ipv4Packet};
+use crate::wire::{checksum, ip_proto, ipv4, Ipv4Packet};
 
 /// IANA protocol number of IGMP (RFC 3376).
 const IGMP: u8 = 2;
@@ -29,6 +29,26 @@ pub(crate) struct V4Header {
 }
 
 impl V4Header {
+    /// From the fixed part of a header whose length fields the caller has read (and validated).
+    #[inline(always)]
+    fn from_bytes(b: &[u8; 20], header_len: usize, total_len: usize) -> Self {
+        let flags_frag = u16::from_be_bytes([b[6], b[7]]);
+        V4Header {
+            header_len,
+            total_len,
+            tos: b[1],
+            ident: u16::from_be_bytes([b[4], b[5]]),
+            dont_frag: flags_frag & 0x4000 != 0,
+            more_frags: flags_frag & 0x2000 != 0,
+            // The 13-bit field counts 8-byte units.
+            frag_offset: (flags_frag & 0x1fff) << 3,
+            ttl: b[8],
+            protocol: b[9],
+            src: [b[12], b[13], b[14], b[15]],
+            dst: [b[16], b[17], b[18], b[19]],
+        }
+    }
+
     pub fn read(ip: &Ipv4Packet<&[u8]>) -> Self {
         V4Header {
             header_len: ip.header_len(),
@@ -63,15 +83,41 @@ impl V4Header {
 }
 
 /// Parses and validates an IPv4 packet's header; trims link-layer padding beyond the total length.
+///
+/// The same checks, in the same order, as `Ipv4Packet::new_checked` and `verify_checksum`, but on a
+/// fixed-size view of the first 20 bytes: one length check, then every field read without a bounds check,
+/// and the common header without options checksummed as a constant-length array (unrolled, no loop).
+/// Always inlined: returned through memory, the header costs more than the parsing.
+#[inline(always)]
 pub(crate) fn parse(frame: &mut Frame) -> Result<V4Header, DropReason> {
-    let ip = Ipv4Packet::new_checked(frame.packet()).map_err(|e| match e {
-        wire::Error::Truncated => DropReason::Truncated,
-        wire::Error::Malformed => DropReason::Ipv4HeaderInvalid,
-    })?;
-    if !ip.verify_checksum() {
+    let pkt = frame.packet();
+    let len = pkt.len();
+    let Some(b) = pkt.first_chunk::<20>() else {
+        return Err(DropReason::Truncated);
+    };
+    let header_len = usize::from(b[0] & 0x0f) * 4;
+    if b[0] >> 4 != 4 || header_len < 20 {
+        return Err(DropReason::Ipv4HeaderInvalid);
+    }
+    if header_len > len {
+        return Err(DropReason::Truncated);
+    }
+    let total_len = usize::from(u16::from_be_bytes([b[2], b[3]]));
+    if total_len < header_len {
+        return Err(DropReason::Ipv4HeaderInvalid);
+    }
+    if total_len > len {
+        return Err(DropReason::Truncated);
+    }
+    let checksum_ok = if header_len == 20 {
+        checksum::fold(checksum::sum_ipv4_header(b)) == 0xffff
+    } else {
+        checksum::verify(&pkt[..header_len])
+    };
+    if !checksum_ok {
         return Err(DropReason::Ipv4ChecksumInvalid);
     }
-    let h = V4Header::read(&ip);
+    let h = V4Header::from_bytes(b, header_len, total_len);
     // RFC 791: the reassembled datagram may not exceed 65535 bytes.
     if usize::from(h.frag_offset) + (h.total_len - h.header_len) > 65535 {
         return Err(DropReason::FragmentInvalid);
@@ -107,6 +153,7 @@ pub(crate) fn map_addr(
 /// Writes the IPv6 header (and a Fragment Header when `with_frag`) for `h` into `out[..40 or 48]`.
 /// `hop_limit` is passed in: outer packets are decremented, quoted ones are not.
 #[allow(clippy::too_many_arguments)]
+#[inline]
 pub(crate) fn write_ipv6_header(
     out: &mut [u8],
     h: &V4Header,
@@ -128,24 +175,31 @@ pub(crate) fn write_ipv6_header(
     } else {
         h.tos
     };
-    out[0] = 0x60 | (tc >> 4);
-    out[1] = tc << 4;
-    out[2] = 0;
-    out[3] = 0;
-    out[4..6].copy_from_slice(&payload_len.to_be_bytes());
-    out[7] = hop_limit;
-    out[8..24].copy_from_slice(src);
-    out[24..40].copy_from_slice(dst);
+    // Fixed-size views: one length check here instead of one per field.
+    let (base, ext) = out
+        .split_first_chunk_mut::<40>()
+        .expect("the caller passes at least 40 bytes");
+    base[0] = 0x60 | (tc >> 4);
+    base[1] = tc << 4;
+    base[2] = 0;
+    base[3] = 0;
+    base[4..6].copy_from_slice(&payload_len.to_be_bytes());
+    base[7] = hop_limit;
+    base[8..24].copy_from_slice(src);
+    base[24..40].copy_from_slice(dst);
     if with_frag {
-        out[6] = ip_proto::FRAGMENT;
+        base[6] = ip_proto::FRAGMENT;
+        let frag = ext
+            .first_chunk_mut::<8>()
+            .expect("the caller passes 48 bytes with a Fragment Header");
         // RFC 7915 §4.1 Fragment Header: offset and M copied, identification = the IPv4 one, zero-extended.
-        out[40] = next;
-        out[41] = 0;
+        frag[0] = next;
+        frag[1] = 0;
         let off_m = h.frag_offset | u16::from(h.more_frags);
-        out[42..44].copy_from_slice(&off_m.to_be_bytes());
-        out[44..48].copy_from_slice(&u32::from(h.ident).to_be_bytes());
+        frag[2..4].copy_from_slice(&off_m.to_be_bytes());
+        frag[4..8].copy_from_slice(&u32::from(h.ident).to_be_bytes());
     } else {
-        out[6] = next;
+        base[6] = next;
     }
 }
 
