@@ -92,6 +92,19 @@ pub enum AddrError {
     WkpNonGlobal,
 }
 
+/// How the translator's fast path maps a tenant's addresses, decided once per snapshot so that the common
+/// configuration costs an OR and a compare per address instead of a table walk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FastMap {
+    /// Empty EAMT and a /96 pool6 (the Well-Known Prefix included): RFC 6052 §2.2 puts the IPv4 address in
+    /// the last 32 bits, with no u-octet and no suffix, so embedding is `prefix | v4` and extraction a compare
+    /// of the top 96 bits and a truncation.
+    Pool96 { prefix: u128 },
+    /// Anything else (an EAMT, another prefix length, no pool6): [`Tenant::map_v4_to_v6`] and
+    /// [`Tenant::map_v6_to_v4`].
+    General,
+}
+
 /// One tenant's compiled tables.
 #[derive(Debug, Clone)]
 pub struct Tenant {
@@ -114,9 +127,59 @@ pub struct Tenant {
     rfc6791_v6: Rfc6791Pool6,
     own_v4: [u8; 4],
     own_v6: [u8; 16],
+    fast: FastMap,
 }
 
 impl Tenant {
+    /// [`Tenant::map_v4_to_v6`] for the fast path: the address as an integer (network byte order), `None` for
+    /// any failure (the caller falls back to the general path, which names the reason).
+    #[inline(always)]
+    pub fn map_v4_to_v6_fast(&self, a: u32) -> Option<u128> {
+        match self.fast {
+            FastMap::Pool96 { prefix } => {
+                if self.wkp_strict && !is_global_v4(a.to_be_bytes()) {
+                    return None;
+                }
+                Some(prefix | u128::from(a))
+            }
+            FastMap::General => self.map_v4_to_v6_general(a),
+        }
+    }
+
+    /// [`Tenant::map_v6_to_v4`] for the fast path, like [`Tenant::map_v4_to_v6_fast`].
+    #[inline(always)]
+    pub fn map_v6_to_v4_fast(&self, a: u128) -> Option<u32> {
+        match self.fast {
+            FastMap::Pool96 { prefix } => {
+                // RFC 6052 §2.3 for a /96: under the prefix, the IPv4 address is the last 32 bits.
+                if a >> 32 != prefix >> 32 {
+                    return None;
+                }
+                let v4 = a as u32;
+                if self.wkp_strict && !is_global_v4(v4.to_be_bytes()) {
+                    return None;
+                }
+                Some(v4)
+            }
+            FastMap::General => self.map_v6_to_v4_general(a),
+        }
+    }
+
+    /// Out of line: the table walks would bloat every fast path they were inlined into.
+    #[inline(never)]
+    fn map_v4_to_v6_general(&self, a: u32) -> Option<u128> {
+        self.map_v4_to_v6(a.to_be_bytes())
+            .ok()
+            .map(u128::from_be_bytes)
+    }
+
+    #[inline(never)]
+    fn map_v6_to_v4_general(&self, a: u128) -> Option<u32> {
+        self.map_v6_to_v4(&a.to_be_bytes())
+            .ok()
+            .map(u32::from_be_bytes)
+    }
+
     /// RFC 7757 §3.2 then RFC 6052 §2.3: EAMT longest-prefix match first, else pool6 extraction (with the
     /// RFC 6052 §3.1 check unless `allow_wkp_non_global`).
     #[inline]
@@ -320,6 +383,12 @@ impl Snapshot {
                 .or_else(|| nat64.as_ref().and_then(|c| c.pool4.first()))
                 .unwrap_or(IPV4_DUMMY);
             let wkp_strict = pool6.is_some_and(|p| p.is_well_known()) && !opts.allow_wkp_non_global;
+            let fast = match pool6 {
+                Some(p) if p.len() == 96 && eamt.is_empty() => FastMap::Pool96 {
+                    prefix: u128::from_be_bytes(p.addr()),
+                },
+                _ => FastMap::General,
+            };
             let mut tenant = Tenant {
                 index,
                 id: t.id,
@@ -335,6 +404,7 @@ impl Snapshot {
                 rfc6791_v6,
                 own_v4,
                 own_v6: [0; 16],
+                fast,
             };
             tenant.own_v6 = t
                 .own_ipv6
