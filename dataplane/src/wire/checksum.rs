@@ -4,6 +4,9 @@
 //! Partial sums of pieces combine with [`add`] as long as every piece but the last has an even length (RFC 1071
 //! §2(A): the sum is associative and commutative over 16-bit words). [`finish`] turns a partial sum into the
 //! value stored in a checksum field.
+//!
+//! The fixed-size helpers are `#[inline(always)]`: each is a handful of instructions, cheaper inlined than
+//! called, and the translator's fast path calls them on every packet.
 
 /// One's-complement partial sum of `data` as big-endian 16-bit words; an odd trailing byte is the high byte of
 /// a last word padded with zero (RFC 1071 §4.1). Not folded to 16 bits in general, not inverted.
@@ -61,14 +64,14 @@ pub fn sum(data: &[u8]) -> u32 {
 
 /// Adds two partial sums with end-around carry (RFC 1071 §2: 2^32 ≡ 1 mod 2^16 - 1, so the carry out of bit 31
 /// is added back in at bit 0).
-#[inline]
+#[inline(always)]
 pub fn add(a: u32, b: u32) -> u32 {
     let (s, c) = a.overflowing_add(b);
     s + u32::from(c)
 }
 
 /// Folds a partial sum to 16 bits (not inverted). Zero only if the sum is zero.
-#[inline]
+#[inline(always)]
 pub fn fold(sum: u32) -> u16 {
     // Two rounds suffice: after the first, the value is at most 0xffff + 0xffff = 0x1fffe.
     let s = (sum & 0xffff) + (sum >> 16);
@@ -77,13 +80,13 @@ pub fn fold(sum: u32) -> u16 {
 }
 
 /// The value to store in a checksum field: the one's complement of the folded sum (RFC 1071 §1).
-#[inline]
+#[inline(always)]
 pub fn finish(sum: u32) -> u16 {
     !fold(sum)
 }
 
 /// Partial sum of one IPv4 address (two 16-bit words; below 2^17).
-#[inline]
+#[inline(always)]
 pub fn sum_addr_v4(a: &[u8; 4]) -> u32 {
     // One 32-bit load instead of two 16-bit ones.
     let w = u32::from_be_bytes(*a);
@@ -95,14 +98,14 @@ pub fn sum_addr_v4(a: &[u8; 4]) -> u32 {
 /// As two big-endian 64-bit words with end-around carry, folded to 32 and then 17 bits (RFC 1071 §2(C):
 /// 2^16 ≡ 1 mod 2^16 - 1, so wide words sum to the same 16-bit value). Eight 16-bit adds would cost three
 /// times the instructions, on every translated TCP/UDP packet.
-#[inline]
+#[inline(always)]
 pub fn sum_addr_v6(a: &[u8; 16]) -> u32 {
     sum_u128(u128::from_be_bytes(*a))
 }
 
 /// [`sum_addr_v6`] of an address held as an integer (network byte order): the same value, without a trip
 /// through memory for code that computed the address in registers.
-#[inline]
+#[inline(always)]
 pub fn sum_u128(a: u128) -> u32 {
     let (hi, lo) = ((a >> 64) as u64, a as u64);
     let (s, c) = hi.overflowing_add(lo);
@@ -117,7 +120,7 @@ pub fn sum_u128(a: u128) -> u32 {
 /// end-around carry (RFC 1071 §2(C)), no loop. [`sum`] on a slice of unknown length runs its 8-byte loop and
 /// tail logic even when the slice is always 20 bytes long; this is the version for headers being verified or
 /// written on every packet.
-#[inline]
+#[inline(always)]
 pub fn sum_ipv4_header(h: &[u8; 20]) -> u32 {
     let (a, rest) = h.split_at(8);
     let (b, c) = rest.split_at(8);
@@ -135,14 +138,14 @@ pub fn sum_ipv4_header(h: &[u8; 20]) -> u32 {
 
 /// Partial sum of the IPv4 pseudo-header of TCP/UDP (RFC 793 §3.1, RFC 768): source, destination, zero,
 /// protocol, TCP/UDP length.
-#[inline]
+#[inline(always)]
 pub fn sum_v4_pseudo(src: &[u8; 4], dst: &[u8; 4], proto: u8, len: u16) -> u32 {
     sum_addr_v4(src) + sum_addr_v4(dst) + u32::from(proto) + u32::from(len)
 }
 
 /// Partial sum of the IPv6 pseudo-header (RFC 8200 §8.1): source, destination, 32-bit upper-layer packet
 /// length, three zero bytes, next header.
-#[inline]
+#[inline(always)]
 pub fn sum_v6_pseudo(src: &[u8; 16], dst: &[u8; 16], next_header: u8, len: u32) -> u32 {
     // Two sums below 2^17, two words and a byte: far below 2^32.
     sum_addr_v6(src) + sum_addr_v6(dst) + (len >> 16) + (len & 0xffff) + u32::from(next_header)
@@ -155,7 +158,7 @@ pub fn sum_v6_pseudo(src: &[u8; 16], dst: &[u8; 16], next_header: u8, len: u32) 
 /// recomputation yields 0. With end-around carry, eq. 3 gives exactly what a full recomputation gives whenever
 /// the covered data does not sum to zero, which a real header never does (a pseudo-header or an IPv4 header
 /// always has nonzero words); the property tests check this.
-#[inline]
+#[inline(always)]
 pub fn adjust(csum: u16, removed: u32, added: u32) -> u16 {
     let s = add(u32::from(!csum), u32::from(!fold(removed)));
     finish(add(s, added))
