@@ -440,6 +440,7 @@ fn not_ip(stats: &mut Stats, frame: &Frame) -> Outcome {
     }
 }
 
+#[inline]
 fn classify_v6<'s>(snapshot: &'s Snapshot, pkt: &[u8]) -> Result<&'s Tenant, DropReason> {
     let dst: &[u8; 16] = pkt
         .get(24..40)
@@ -448,6 +449,7 @@ fn classify_v6<'s>(snapshot: &'s Snapshot, pkt: &[u8]) -> Result<&'s Tenant, Dro
     snapshot.classify_v6(dst).ok_or(DropReason::NoTenant)
 }
 
+#[inline]
 fn classify_v4<'s>(snapshot: &'s Snapshot, frame: &Frame) -> Result<&'s Tenant, DropReason> {
     let dst: [u8; 4] = frame
         .packet()
