@@ -278,7 +278,9 @@ impl Pipeline {
                     }
                     Ok(t) => {
                         let mut v = v6_to_v4::translate(frame, t, rng);
-                        if let Verdict::Forward(Side::V4) = v {
+                        // Only a tenant with EAM entries and hairpinning on can hairpin: skip the call
+                        // for the others.
+                        if v == Verdict::Forward(Side::V4) && t.may_hairpin() {
                             v = hairpin(frame, t, rng).unwrap_or(v);
                         }
                         (d, Some(t), v)
@@ -440,7 +442,7 @@ fn not_ip(stats: &mut Stats, frame: &Frame) -> Outcome {
     }
 }
 
-#[inline]
+#[inline(always)]
 fn classify_v6<'s>(snapshot: &'s Snapshot, pkt: &[u8]) -> Result<&'s Tenant, DropReason> {
     let dst: &[u8; 16] = pkt
         .get(24..40)
@@ -449,7 +451,7 @@ fn classify_v6<'s>(snapshot: &'s Snapshot, pkt: &[u8]) -> Result<&'s Tenant, Dro
     snapshot.classify_v6(dst).ok_or(DropReason::NoTenant)
 }
 
-#[inline]
+#[inline(always)]
 fn classify_v4<'s>(snapshot: &'s Snapshot, frame: &Frame) -> Result<&'s Tenant, DropReason> {
     let dst: [u8; 4] = frame
         .packet()
@@ -464,6 +466,7 @@ fn classify_v4<'s>(snapshot: &'s Snapshot, frame: &Frame) -> Result<&'s Tenant, 
 /// RFC 7757 §4 (EAM hairpinning): an IPv6 packet whose IPv4 destination is itself an EAM address of this
 /// tenant goes straight back to the IPv6 side instead of out to IPv4. Returns the new verdict, or `None` when
 /// the packet is not hairpinned.
+#[inline(never)]
 fn hairpin(frame: &mut Frame, t: &Tenant, rng: u32) -> Option<Verdict> {
     let router_hop = match t.opts.eam_hairpin_mode {
         HairpinMode::Off => return None,

@@ -36,7 +36,7 @@ impl V6Classifier {
         V6Classifier { lpm, single }
     }
 
-    #[inline]
+    #[inline(always)]
     pub(crate) fn classify(&self, dst: &[u8; 16]) -> Option<u16> {
         let dst = u128::from_be_bytes(*dst);
         if let Some((net, mask, t)) = self.single {
@@ -152,7 +152,7 @@ impl V4Classifier {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     pub(crate) fn classify(&self, meta: RxMeta, dst: [u8; 4]) -> Option<u16> {
         // VLAN 0 (a priority tag) counts as untagged.
         let vid = usize::from(meta.vlan.unwrap_or(0));

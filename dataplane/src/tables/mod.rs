@@ -225,6 +225,13 @@ impl Tenant {
         }
     }
 
+    /// False when no packet of this tenant can be hairpinned (RFC 7757 §4): hairpinning is off, or there is
+    /// no EAM entry to hairpin to. Lets the pipeline skip the EAMT lookup.
+    #[inline]
+    pub fn may_hairpin(&self) -> bool {
+        self.opts.eam_hairpin_mode != HairpinMode::Off && !self.eamt.is_empty()
+    }
+
     /// True if an EAM IPv4 prefix contains `a` (RFC 7757 §4 hairpinning).
     #[inline]
     pub fn eam_covers_v4(&self, a: [u8; 4]) -> bool {
@@ -483,7 +490,7 @@ impl Snapshot {
     }
 
     /// IPv6 side: the tenant whose pool6 or EAM IPv6 prefix contains `dst` (longest match).
-    #[inline]
+    #[inline(always)]
     pub fn classify_v6(&self, dst: &[u8; 16]) -> Option<&Tenant> {
         self.v6.classify(dst).map(|i| self.tenant(i))
     }
@@ -493,7 +500,7 @@ impl Snapshot {
     /// counts as untagged; without interface, any interface), the one whose EAM IPv4 prefix contains `dst`
     /// (longest match), else one with a pool6. Among tenants claiming the same prefix (or both with a pool6),
     /// one bound to the ingress interface goes before one that takes any interface.
-    #[inline]
+    #[inline(always)]
     pub fn classify_v4(&self, meta: RxMeta, dst: [u8; 4]) -> Option<&Tenant> {
         self.v4.classify(meta, dst).map(|i| self.tenant(i))
     }
