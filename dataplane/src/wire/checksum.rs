@@ -122,18 +122,43 @@ pub fn sum_u128(a: u128) -> u32 {
 /// written on every packet.
 #[inline(always)]
 pub fn sum_ipv4_header(h: &[u8; 20]) -> u32 {
-    let (a, rest) = h.split_at(8);
-    let (b, c) = rest.split_at(8);
-    let a = u64::from_be_bytes(a.try_into().expect("8 bytes"));
-    let b = u64::from_be_bytes(b.try_into().expect("8 bytes"));
-    let c = u64::from(u32::from_be_bytes(c.try_into().expect("4 bytes")));
+    let (a, b, c) = header_words(h);
+    sum_ipv4_header_words(u64::from_be(a), u64::from_be(b), u32::from_be(c))
+}
+
+/// [`sum_ipv4_header`] of a header held as three big-endian words (bytes 0..8, 8..16, 16..20 as integers),
+/// for code that builds the header in registers.
+#[inline(always)]
+pub fn sum_ipv4_header_words(a: u64, b: u64, c: u32) -> u32 {
     let (s, c1) = a.overflowing_add(b);
-    let (s, c2) = s.overflowing_add(c);
+    let (s, c2) = s.overflowing_add(u64::from(c));
     // At most two carries out, and if there was one, `s` is far enough below 2^64 to take them back.
     let s = s + u64::from(c1) + u64::from(c2);
     let (s, c) = (s as u32).overflowing_add((s >> 32) as u32);
     let s = s + u32::from(c);
     (s & 0xffff) + (s >> 16)
+}
+
+/// Whether a 20-byte IPv4 header's checksum is right ([`verify`] for headers without options).
+///
+/// The words are summed as the CPU loads them, without byte swaps: RFC 1071 §2(B), the sum in the other
+/// byte order is the byte-swapped sum, and 0xffff (the only right answer) reads the same both ways.
+#[inline(always)]
+pub fn verify_ipv4_header(h: &[u8; 20]) -> bool {
+    let (a, b, c) = header_words(h);
+    fold(sum_ipv4_header_words(a, b, c)) == 0xffff
+}
+
+/// The header as native-endian words: bytes 0..8, 8..16, 16..20.
+#[inline(always)]
+fn header_words(h: &[u8; 20]) -> (u64, u64, u32) {
+    let (a, rest) = h.split_at(8);
+    let (b, c) = rest.split_at(8);
+    (
+        u64::from_ne_bytes(a.try_into().expect("8 bytes")),
+        u64::from_ne_bytes(b.try_into().expect("8 bytes")),
+        u32::from_ne_bytes(c.try_into().expect("4 bytes")),
+    )
 }
 
 /// Partial sum of the IPv4 pseudo-header of TCP/UDP (RFC 793 §3.1, RFC 768): source, destination, zero,
@@ -162,6 +187,15 @@ pub fn sum_v6_pseudo(src: &[u8; 16], dst: &[u8; 16], next_header: u8, len: u32) 
 pub fn adjust(csum: u16, removed: u32, added: u32) -> u16 {
     let s = add(u32::from(!csum), u32::from(!fold(removed)));
     finish(add(s, added))
+}
+
+/// [`adjust`] when the change is known in advance: `delta`, in 1..=0xffff, congruent to `added - removed`
+/// modulo 0xffff. Equal to `adjust(csum, removed, added)` whenever `added` is nonzero: both sums are then
+/// nonzero, so both fold into 1..=0xffff, where congruent values are equal. Two adds and a fold instead of
+/// summing both sides, for translations whose pseudo-header changes by a per-tenant constant.
+#[inline(always)]
+pub fn adjust_by(csum: u16, delta: u16) -> u16 {
+    finish(add(u32::from(!csum), u32::from(delta)))
 }
 
 /// Whether `data`, checksum field included, sums to 0xffff (RFC 1071 §1: the check at the receiver).
@@ -317,6 +351,13 @@ mod tests {
             prop_assert_eq!(sum_addr_v6(&a) == 0, a == [0; 16]);
             prop_assert_eq!(fold(sum_ipv4_header(&h)), fold(sum(&h)));
             prop_assert_eq!(sum_ipv4_header(&h) == 0, h == [0; 20]);
+            prop_assert_eq!(verify_ipv4_header(&h), verify(&h));
+            // A header made right by its checksum field verifies.
+            let mut ok = h;
+            ok[10..12].fill(0);
+            let c = finish(sum(&ok));
+            ok[10..12].copy_from_slice(&c.to_be_bytes());
+            prop_assert!(verify_ipv4_header(&ok));
             let v4: [u8; 4] = a[..4].try_into().unwrap();
             prop_assert_eq!(fold(sum_addr_v4(&v4)), fold(sum(&v4)));
         }
@@ -358,6 +399,19 @@ mod tests {
             let hc = finish(sum(&old));
             let hc2 = adjust(hc, sum(&old[at..at + n]), sum(&updated[at..at + n]));
             prop_assert_eq!(hc2, finish(sum(&updated)));
+        }
+
+        /// `adjust_by` with the difference as a representative in 1..=0xffff is `adjust`, for nonzero
+        /// `added` (edge values included: sums of zero, of 0xffff, all-ones checksums).
+        #[test]
+        fn adjust_by_is_adjust(
+            csum in prop_oneof![Just(0u16), Just(0xffff), any::<u16>()],
+            removed in prop_oneof![Just(0u32), Just(0xffff), Just(0x1fffe), any::<u32>()],
+            added in prop_oneof![Just(0xffffu32), Just(0x1fffe), 1u32..],
+        ) {
+            let diff = (u64::from(added) + 0xffff * 0x2_0000 - u64::from(removed)) % 0xffff;
+            let delta = if diff == 0 { 0xffff } else { diff as u16 };
+            prop_assert_eq!(adjust_by(csum, delta), adjust(csum, removed, added));
         }
 
         #[test]

@@ -82,6 +82,14 @@ impl V4Header {
     }
 }
 
+/// [`is_unicast_v4`] of an address held as an integer, as arithmetic rather than three branches: the first
+/// octet minus one (wrapping 0 to the top) below 223, and not 127.
+#[inline(always)]
+pub(crate) fn unicast_u32(a: u32) -> bool {
+    let first = a >> 24;
+    (first.wrapping_sub(1) < 223) & (first != 127)
+}
+
 /// Parses and validates an IPv4 packet's header; trims link-layer padding beyond the total length.
 ///
 /// The same checks, in the same order, as `Ipv4Packet::new_checked` and `verify_checksum`, but on a
@@ -233,7 +241,7 @@ fn fast_path(frame: &mut Frame, t: &Tenant) -> Option<Verdict> {
     }
     let total_len = usize::from(u16::from_be_bytes([b[2], b[3]]));
     let l4_len = total_len.checked_sub(20)?;
-    if l4_len > rest.len() || checksum::fold(checksum::sum_ipv4_header(b)) != 0xffff {
+    if l4_len > rest.len() || !checksum::verify_ipv4_header(b) {
         return None;
     }
     let flags_frag = u16::from_be_bytes([b[6], b[7]]);
@@ -270,11 +278,19 @@ fn fast_path(frame: &mut Frame, t: &Tenant) -> Option<Verdict> {
     let src4 = u32::from_be_bytes([b[12], b[13], b[14], b[15]]);
     let dst4 = u32::from_be_bytes([b[16], b[17], b[18], b[19]]);
     // `map_addr`: unicast only, then the tenant's mapping.
-    if !is_unicast_v4(src4.to_be_bytes()) || !is_unicast_v4(dst4.to_be_bytes()) {
+    if !(unicast_u32(src4) & unicast_u32(dst4)) {
         return None;
     }
-    let src6 = t.map_v4_to_v6_fast(src4)?;
-    let dst6 = t.map_v4_to_v6_fast(dst4)?;
+    // With a /96 pool6 and no EAMT both addresses carry the prefix, and the pseudo-header's sum changes by a
+    // per-tenant constant (`pseudo_delta`); otherwise the general mapping, and the sums are computed.
+    let (src6, dst6, pseudo_delta) = match t.pool96() {
+        Some(p) => (
+            p.embed(src4)?,
+            p.embed(dst4)?,
+            Some(p.pseudo_delta_v4_to_v6()),
+        ),
+        None => (t.map_v4_to_v6_fast(src4)?, t.map_v4_to_v6_fast(dst4)?, None),
+    };
 
     // Committed. Trim link-layer padding, then grow into the headroom: the IPv6 header ends where the IPv4
     // header ended. Neither can fail (checked above).
@@ -294,13 +310,13 @@ fn fast_path(frame: &mut Frame, t: &Tenant) -> Option<Verdict> {
     } else {
         proto
     };
-    hdr[0] = 0x60 | (tc >> 4);
-    hdr[1] = tc << 4;
-    hdr[2] = 0;
-    hdr[3] = 0;
-    hdr[4..6].copy_from_slice(&(l4_len as u16).to_be_bytes());
-    hdr[6] = next;
-    hdr[7] = ttl - 1;
+    // Version, traffic class, flow label 0, payload length, next header, hop limit: one word, one store.
+    let first = (6 << 60)
+        | (u64::from(tc) << 52)
+        | ((l4_len as u64) << 16)
+        | (u64::from(next) << 8)
+        | u64::from(ttl - 1);
+    hdr[..8].copy_from_slice(&first.to_be_bytes());
     hdr[8..24].copy_from_slice(&src6.to_be_bytes());
     hdr[24..40].copy_from_slice(&dst6.to_be_bytes());
 
@@ -321,6 +337,9 @@ fn fast_path(frame: &mut Frame, t: &Tenant) -> Option<Verdict> {
         let added = checksum::add(l4::type_code_word(type6, code), pseudo);
         let old = u16::from_be_bytes([seg[2], seg[3]]);
         seg[2..4].copy_from_slice(&checksum::adjust(old, removed, added).to_be_bytes());
+    } else if let Some(delta) = pseudo_delta {
+        // `adjust_by` equals the general `adjust`: the new addresses (unicast IPv4 inside) sum to nonzero.
+        l4::shift_pseudo_sum(seg, proto, delta);
     } else {
         let removed = checksum::add(
             checksum::sum_addr_v4(&src4.to_be_bytes()),
@@ -726,6 +745,18 @@ pub(crate) mod fast_path_tests {
             compare(&input, |f, t, _| fast_path(f, t), |f, t, rng| {
                 translate_with(f, t, rng, Pass::Normal)
             })?;
+        }
+    }
+
+    #[test]
+    fn unicast_u32_is_is_unicast_v4() {
+        for first in 0..=255u8 {
+            let a = [first, 2, 3, 4];
+            assert_eq!(
+                unicast_u32(u32::from_be_bytes(a)),
+                is_unicast_v4(a),
+                "{first}"
+            );
         }
     }
 
