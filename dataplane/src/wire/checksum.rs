@@ -73,10 +73,10 @@ pub fn add(a: u32, b: u32) -> u32 {
 /// Folds a partial sum to 16 bits (not inverted). Zero only if the sum is zero.
 #[inline(always)]
 pub fn fold(sum: u32) -> u16 {
-    // Two rounds suffice: after the first, the value is at most 0xffff + 0xffff = 0x1fffe.
-    let s = (sum & 0xffff) + (sum >> 16);
-    let s = (s & 0xffff) + (s >> 16);
-    s as u16
+    // The halves a (high) and b (low) added with end-around carry, in one add: (a:b) + (b:a) has a + b in its
+    // top half plus the carry out of b + a in its bottom half, which is exactly the end-around carry. The same
+    // value as two rounds of (s & 0xffff) + (s >> 16), in four instructions instead of six.
+    (sum.wrapping_add(sum.rotate_left(16)) >> 16) as u16
 }
 
 /// The value to store in a checksum field: the one's complement of the folded sum (RFC 1071 §1).
@@ -412,6 +412,13 @@ mod tests {
             let diff = (u64::from(added) + 0xffff * 0x2_0000 - u64::from(removed)) % 0xffff;
             let delta = if diff == 0 { 0xffff } else { diff as u16 };
             prop_assert_eq!(adjust_by(csum, delta), adjust(csum, removed, added));
+        }
+
+        #[test]
+        fn fold_is_two_rounds(x in prop_oneof![Just(0u32), Just(0xffff), Just(0x1_0000), Just(0xffff_ffff), Just(0x1fffe), any::<u32>()]) {
+            let s = (x & 0xffff) + (x >> 16);
+            let s = (s & 0xffff) + (s >> 16);
+            prop_assert_eq!(fold(x), s as u16);
         }
 
         #[test]
