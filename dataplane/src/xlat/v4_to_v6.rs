@@ -232,16 +232,22 @@ pub fn translate(frame: &mut Frame, t: &Tenant, rng: u32) -> Verdict {
 /// give identical frames and verdicts on mutated packets.
 #[inline(always)]
 fn fast_path(frame: &mut Frame, t: &Tenant) -> Option<Verdict> {
-    let pkt = frame.packet();
-    let len = pkt.len();
-    let (b, rest) = pkt.split_first_chunk::<20>()?;
+    // The IPv6 header will start 20 bytes in front of the packet (no headroom: general path). One slice from
+    // there to the packet's end, split into a 40-byte view (headroom + IPv4 header) and the transport part:
+    // one bounds check for the whole path, none per field.
+    let (start, len) = (frame.start(), frame.len());
+    let new_start = start.checked_sub(20)?;
+    let region = frame.buffer_mut().get_mut(new_start..start + len)?;
+    let (hdr, rest) = region.split_first_chunk_mut::<40>()?;
+    // The IPv4 header, read out before the IPv6 header overwrites it.
+    let b: [u8; 20] = *hdr.last_chunk::<20>().expect("20 of 40 bytes");
     // Version 4, IHL 5 (no options), a valid header checksum, Total Length within the frame.
     if b[0] != 0x45 {
         return None;
     }
     let total_len = usize::from(u16::from_be_bytes([b[2], b[3]]));
     let l4_len = total_len.checked_sub(20)?;
-    if l4_len > rest.len() || !checksum::verify_ipv4_header(b) {
+    if l4_len > rest.len() || !checksum::verify_ipv4_header(&b) {
         return None;
     }
     let flags_frag = u16::from_be_bytes([b[6], b[7]]);
@@ -254,7 +260,7 @@ fn fast_path(frame: &mut Frame, t: &Tenant) -> Option<Verdict> {
         return None;
     }
     let proto = b[9];
-    let seg = &rest[..l4_len];
+    let seg = &mut rest[..l4_len];
     let fits = match proto {
         // RFC 7915 §4.5: UDP with checksum 0 is dropped or amended: the general path decides.
         ip_proto::UDP => l4_len >= 8 && (seg[6] | seg[7]) != 0,
@@ -271,7 +277,7 @@ fn fast_path(frame: &mut Frame, t: &Tenant) -> Option<Verdict> {
     } else {
         t.opts.ipv6_mtu.min(t.opts.lowest_ipv6_mtu)
     };
-    if !fits || 40 + l4_len > usize::from(limit) || frame.headroom() < 20 {
+    if !fits || 40 + l4_len > usize::from(limit) {
         return None;
     }
     let tos = b[1];
@@ -292,18 +298,7 @@ fn fast_path(frame: &mut Frame, t: &Tenant) -> Option<Verdict> {
         None => (t.map_v4_to_v6_fast(src4)?, t.map_v4_to_v6_fast(dst4)?, None),
     };
 
-    // Committed. Trim link-layer padding, then grow into the headroom: the IPv6 header ends where the IPv4
-    // header ended. Neither can fail (checked above).
-    if len > total_len {
-        let trimmed = frame.set_len(total_len);
-        debug_assert!(trimmed);
-    }
-    let moved = frame.move_start(-20);
-    debug_assert!(moved);
-    let (hdr, seg) = frame
-        .packet_mut()
-        .split_first_chunk_mut::<40>()
-        .expect("40 + l4_len bytes");
+    // Committed: the IPv6 header goes in front of the transport header.
     let tc = if t.opts.zeroize_traffic_class { 0 } else { tos };
     let next = if proto == ip_proto::ICMP {
         ip_proto::ICMPV6
@@ -348,6 +343,10 @@ fn fast_path(frame: &mut Frame, t: &Tenant) -> Option<Verdict> {
         let added = checksum::add(checksum::sum_u128(src6), checksum::sum_u128(dst6));
         l4::swap_pseudo_addrs(seg, proto, removed, added);
     }
+    // The packet now starts at the IPv6 header and ends at Total Length (link-layer padding trimmed). Cannot
+    // fail: both bounds are inside the region checked above.
+    let bounded = frame.set_bounds(new_start, start + total_len);
+    debug_assert!(bounded);
     Some(Verdict::Forward(Side::V6))
 }
 

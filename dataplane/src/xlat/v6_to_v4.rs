@@ -220,9 +220,11 @@ pub fn translate(frame: &mut Frame, t: &Tenant, rng: u32) -> Verdict {
 /// paths give identical frames and verdicts on mutated packets.
 #[inline(always)]
 fn fast_path(frame: &mut Frame, t: &Tenant, rng: u32) -> Option<Verdict> {
-    let pkt = frame.packet();
-    let len = pkt.len();
-    let (b, rest) = pkt.split_first_chunk::<40>()?;
+    // The packet as one slice split into a 40-byte view and the rest: one bounds check for the whole path.
+    let (start, len) = (frame.start(), frame.len());
+    let pkt = frame.buffer_mut().get_mut(start..start + len)?;
+    let (hdr, rest) = pkt.split_first_chunk_mut::<40>()?;
+    let b: &[u8; 40] = hdr;
     if b[0] >> 4 != 6 {
         return None;
     }
@@ -236,7 +238,7 @@ fn fast_path(frame: &mut Frame, t: &Tenant, rng: u32) -> Option<Verdict> {
         return None;
     }
     // The next header is the transport header: no extension headers to walk.
-    let seg = &rest[..l4_len];
+    let seg = &mut rest[..l4_len];
     let fits = match next {
         // RFC 8200 §8.1: UDP without a checksum is dropped (general path).
         ip_proto::UDP => l4_len >= 8 && (seg[6] | seg[7]) != 0,
@@ -269,18 +271,7 @@ fn fast_path(frame: &mut Frame, t: &Tenant, rng: u32) -> Option<Verdict> {
         return None;
     }
 
-    // Committed. Trim link-layer padding, then drop 20 bytes from the front: the IPv4 header ends where the
-    // IPv6 header ended. Neither can fail (checked above).
-    if len > 40 + l4_len {
-        let trimmed = frame.set_len(40 + l4_len);
-        debug_assert!(trimmed);
-    }
-    let moved = frame.move_start(20);
-    debug_assert!(moved);
-    let (hdr, seg) = frame
-        .packet_mut()
-        .split_first_chunk_mut::<20>()
-        .expect("20 + l4_len bytes");
+    // Committed.
     let protocol = if next == ip_proto::ICMPV6 {
         ip_proto::ICMP
     } else {
@@ -309,9 +300,11 @@ fn fast_path(frame: &mut Frame, t: &Tenant, rng: u32) -> Option<Verdict> {
     let w1 = (u64::from(ttl) << 56) | (u64::from(protocol) << 48) | u64::from(src4);
     let c = checksum::finish(checksum::sum_ipv4_header_words(w0, w1, dst4));
     let w1 = w1 | (u64::from(c) << 32);
-    hdr[..8].copy_from_slice(&w0.to_be_bytes());
-    hdr[8..16].copy_from_slice(&w1.to_be_bytes());
-    hdr[16..20].copy_from_slice(&dst4.to_be_bytes());
+    // The IPv4 header ends where the IPv6 header ended: its last 20 bytes.
+    let hdr4 = hdr.last_chunk_mut::<20>().expect("20 of 40 bytes");
+    hdr4[..8].copy_from_slice(&w0.to_be_bytes());
+    hdr4[8..16].copy_from_slice(&w1.to_be_bytes());
+    hdr4[16..20].copy_from_slice(&dst4.to_be_bytes());
 
     // The same checksum arithmetic as the general path, on the values in registers.
     if next == ip_proto::ICMPV6 {
@@ -341,6 +334,10 @@ fn fast_path(frame: &mut Frame, t: &Tenant, rng: u32) -> Option<Verdict> {
         );
         l4::swap_pseudo_addrs(seg, next, removed, added);
     }
+    // The packet now starts at the IPv4 header and ends at the payload length (link-layer padding trimmed).
+    // Cannot fail: both bounds are inside the packet.
+    let bounded = frame.set_bounds(start + 20, start + 40 + l4_len);
+    debug_assert!(bounded);
     Some(Verdict::Forward(Side::V4))
 }
 
