@@ -91,6 +91,9 @@ pub(crate) struct V4Classifier {
     /// VLAN ID (0: untagged) → index into `groups`, or [`NO_GROUP`].
     by_vlan: Box<[u16]>,
     groups: Box<[V4Group]>,
+    /// The untagged group's `any`: the whole classification of an untagged frame in the single-tenant case,
+    /// without the two table indirections.
+    untagged_any: Option<u16>,
 }
 
 impl Default for V4Classifier {
@@ -98,6 +101,7 @@ impl Default for V4Classifier {
         V4Classifier {
             by_vlan: vec![NO_GROUP; VLAN_IDS].into(),
             groups: Box::new([]),
+            untagged_any: None,
         }
     }
 }
@@ -146,9 +150,14 @@ impl V4Classifier {
                 }
             })
             .collect();
+        let groups: Box<[V4Group]> = groups;
+        let untagged_any = groups
+            .get(usize::from(by_vlan[0]))
+            .and_then(|g: &V4Group| g.any);
         V4Classifier {
             by_vlan: by_vlan.into(),
             groups,
+            untagged_any,
         }
     }
 
@@ -156,6 +165,9 @@ impl V4Classifier {
     pub(crate) fn classify(&self, meta: RxMeta, dst: [u8; 4]) -> Option<u16> {
         // VLAN 0 (a priority tag) counts as untagged.
         let vid = usize::from(meta.vlan.unwrap_or(0));
+        if vid == 0 && self.untagged_any.is_some() {
+            return self.untagged_any;
+        }
         let g = *self.by_vlan.get(vid)?;
         let group = self.groups.get(usize::from(g))?;
         if group.any.is_some() {
