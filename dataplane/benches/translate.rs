@@ -6,7 +6,9 @@
 //! - `copy/<case>`: the same loop without the translation, to show what the copy and the loop cost.
 //!
 //! `cargo bench -p xlat64-dataplane --bench translate -- --measurement-time 3 --warm-up-time 1`
-//! (docs/benchmarks.md has the results and how to read them).
+//! (docs/benchmarks.md has the results and how to read them). With `XLAT64_BENCH_CLOCK=thread` the groups
+//! are `translate_cpu` / `copy_cpu` and measure the thread's CPU time instead of the wall clock
+//! (`common/clock.rs`).
 
 use std::hint::black_box;
 use std::sync::Arc;
@@ -14,10 +16,14 @@ use std::sync::Arc;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use dataplane::pipeline::Pipeline;
 
+#[path = "common/clock.rs"]
+mod clock;
 mod common;
+use clock::Clock;
 use common::{case, check, frames, run_batch, BATCH, CASES};
 
-fn bench(c: &mut Criterion) {
+fn bench(c: &mut Criterion<Clock>) {
+    let suffix = Clock::from_env().suffix();
     let cases: Vec<_> = CASES
         .iter()
         .map(|n| case(n).expect("listed case"))
@@ -26,7 +32,7 @@ fn bench(c: &mut Criterion) {
         check(case);
     }
 
-    let mut g = c.benchmark_group("translate");
+    let mut g = c.benchmark_group(format!("translate{suffix}"));
     g.throughput(Throughput::Elements(BATCH as u64));
     for case in &cases {
         let mut p = Pipeline::new(Arc::clone(&case.snapshot));
@@ -37,7 +43,7 @@ fn bench(c: &mut Criterion) {
     }
     g.finish();
 
-    let mut g = c.benchmark_group("copy");
+    let mut g = c.benchmark_group(format!("copy{suffix}"));
     g.throughput(Throughput::Elements(BATCH as u64));
     for case in &cases {
         let mut p = Pipeline::new(Arc::clone(&case.snapshot));
@@ -49,5 +55,9 @@ fn bench(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench);
+criterion_group! {
+    name = benches;
+    config = Criterion::default().with_measurement(Clock::from_env());
+    targets = bench
+}
 criterion_main!(benches);
