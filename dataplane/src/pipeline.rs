@@ -268,12 +268,8 @@ impl Pipeline {
                 match classify_v6(snapshot, frame.packet()) {
                     Err(r) => (d, None, Verdict::Drop(r)),
                     Ok(t) if t.nat64.is_some() => {
-                        let v = match (t.nat64.as_deref(), self.nat64.as_deref_mut()) {
-                            (Some(c), Some(st)) => {
-                                nat64::translate::v6_to_v4(frame, t, c, st, self.now, rng)
-                            }
-                            _ => Verdict::Drop(DropReason::NoTenant),
-                        };
+                        let v =
+                            nat64_translate(d, self.nat64.as_deref_mut(), frame, t, self.now, rng);
                         (d, Some(t), v)
                     }
                     Ok(t) => {
@@ -291,16 +287,12 @@ impl Pipeline {
                 let d = Direction::V4ToV6;
                 match classify_v4(snapshot, frame) {
                     Err(r) => (d, None, Verdict::Drop(r)),
-                    Ok(t) => {
-                        let v = match (t.nat64.as_deref(), self.nat64.as_deref_mut()) {
-                            (Some(c), Some(st)) => {
-                                nat64::translate::v4_to_v6(frame, t, c, st, self.now, rng)
-                            }
-                            (Some(_), None) => Verdict::Drop(DropReason::NoTenant),
-                            (None, _) => v4_to_v6::translate(frame, t, rng),
-                        };
+                    Ok(t) if t.nat64.is_some() => {
+                        let v =
+                            nat64_translate(d, self.nat64.as_deref_mut(), frame, t, self.now, rng);
                         (d, Some(t), v)
                     }
+                    Ok(t) => (d, Some(t), v4_to_v6::translate(frame, t, rng)),
                 }
             }
             _ => return not_ip(&mut self.stats, frame),
@@ -411,6 +403,28 @@ impl Pipeline {
             tenant: tenant.map(|t| t.index),
             kind,
         }
+    }
+}
+
+/// A stateful NAT64 tenant's packet (RFC 6146), out of line so that the stateless fast path inlined into
+/// [`Pipeline::process`] stays small. Without the worker's NAT64 state, no tenant takes it.
+#[inline(never)]
+fn nat64_translate(
+    direction: Direction,
+    state: Option<&mut Nat64State>,
+    frame: &mut Frame,
+    t: &Tenant,
+    now: u64,
+    rng: u32,
+) -> Verdict {
+    match (t.nat64.as_deref(), state, direction) {
+        (Some(c), Some(st), Direction::V6ToV4) => {
+            nat64::translate::v6_to_v4(frame, t, c, st, now, rng)
+        }
+        (Some(c), Some(st), Direction::V4ToV6) => {
+            nat64::translate::v4_to_v6(frame, t, c, st, now, rng)
+        }
+        _ => Verdict::Drop(DropReason::NoTenant),
     }
 }
 

@@ -200,7 +200,9 @@ pub(crate) fn write_ipv4_header(
 
 /// Translates the IPv6 packet in `frame` for tenant `t`. `rng` is a per-packet pseudo-random value (IPv4
 /// identification of packets the translator has to fragment, RFC 6791 address choice).
-#[inline]
+// Always inlined into the pipeline: as a call, passing the frame and returning the verdict through memory
+// costs as much as a third of the fast path.
+#[inline(always)]
 pub fn translate(frame: &mut Frame, t: &Tenant, rng: u32) -> Verdict {
     match fast_path(frame, t, rng) {
         Some(v) => v,
