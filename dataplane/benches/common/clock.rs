@@ -8,24 +8,11 @@
 use criterion::measurement::{Measurement, ValueFormatter};
 use criterion::Throughput;
 
-/// `struct timespec` on 64-bit Linux.
-#[repr(C)]
-struct Timespec {
-    tv_sec: i64,
-    tv_nsec: i64,
-}
-
-extern "C" {
-    /// From the C library (already linked by std): no extra dependency for one call.
-    fn clock_gettime(clock: i32, ts: *mut Timespec) -> i32;
-}
-
-const CLOCK_MONOTONIC: i32 = 1;
-const CLOCK_THREAD_CPUTIME_ID: i32 = 3;
+use libc::{clock_gettime, timespec, CLOCK_MONOTONIC, CLOCK_THREAD_CPUTIME_ID};
 
 /// The clock the benchmark reads, nanoseconds.
 pub struct Clock {
-    id: i32,
+    id: libc::clockid_t,
 }
 
 impl Clock {
@@ -51,7 +38,7 @@ impl Clock {
     }
 
     fn now(&self) -> u64 {
-        let mut ts = Timespec {
+        let mut ts = timespec {
             tv_sec: 0,
             tv_nsec: 0,
         };
