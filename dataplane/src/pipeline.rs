@@ -252,33 +252,31 @@ impl Pipeline {
 
     /// Translates the network-layer packet in `frame` (its `meta` set from the link layer) and hands every
     /// resulting packet to `emit`, in order.
-    pub fn process(&mut self, frame: &mut Frame<'_>, emit: &mut dyn FnMut(Output<'_>)) -> Outcome {
+    ///
+    /// `emit` is generic (a `&mut dyn FnMut` works too) so that a worker's closure is inlined rather than
+    /// called through a vtable for every packet. The common outcome, one packet forwarded, stays inline;
+    /// fragments, ICMP errors, drops and non-IP frames go out of line ([`Pipeline::finish_slow`]).
+    pub fn process<F>(&mut self, frame: &mut Frame<'_>, emit: &mut F) -> Outcome
+    where
+        F: FnMut(Output<'_>) + ?Sized,
+    {
         let rng = self.next_rng();
-        // Disjoint borrows: the snapshot is read while the counters are written (no Arc clone per packet).
-        let Pipeline {
-            snapshot,
-            stats,
-            scratch,
-            ..
-        } = self;
-        let snapshot: &Snapshot = snapshot;
+        let snapshot: &Snapshot = &self.snapshot;
         let (direction, tenant, verdict) = match frame.packet().first().map(|b| b >> 4) {
             Some(6) => {
                 let d = Direction::V6ToV4;
                 match classify_v6(snapshot, frame.packet()) {
                     Err(r) => (d, None, Verdict::Drop(r)),
                     Ok(t) if t.nat64.is_some() => {
-                        let v = match (t.nat64.as_deref(), self.nat64.as_deref_mut()) {
-                            (Some(c), Some(st)) => {
-                                nat64::translate::v6_to_v4(frame, t, c, st, self.now, rng)
-                            }
-                            _ => Verdict::Drop(DropReason::NoTenant),
-                        };
+                        let v =
+                            nat64_translate(d, self.nat64.as_deref_mut(), frame, t, self.now, rng);
                         (d, Some(t), v)
                     }
                     Ok(t) => {
                         let mut v = v6_to_v4::translate(frame, t, rng);
-                        if let Verdict::Forward(Side::V4) = v {
+                        // Only a tenant with EAM entries and hairpinning on can hairpin: skip the call
+                        // for the others.
+                        if v == Verdict::Forward(Side::V4) && t.may_hairpin() {
                             v = hairpin(frame, t, rng).unwrap_or(v);
                         }
                         (d, Some(t), v)
@@ -289,40 +287,57 @@ impl Pipeline {
                 let d = Direction::V4ToV6;
                 match classify_v4(snapshot, frame) {
                     Err(r) => (d, None, Verdict::Drop(r)),
-                    Ok(t) => {
-                        let v = match (t.nat64.as_deref(), self.nat64.as_deref_mut()) {
-                            (Some(c), Some(st)) => {
-                                nat64::translate::v4_to_v6(frame, t, c, st, self.now, rng)
-                            }
-                            (Some(_), None) => Verdict::Drop(DropReason::NoTenant),
-                            (None, _) => v4_to_v6::translate(frame, t, rng),
-                        };
+                    Ok(t) if t.nat64.is_some() => {
+                        let v =
+                            nat64_translate(d, self.nat64.as_deref_mut(), frame, t, self.now, rng);
                         (d, Some(t), v)
                     }
+                    Ok(t) => (d, Some(t), v4_to_v6::translate(frame, t, rng)),
                 }
             }
-            _ => {
-                let reason = if frame.is_empty() {
-                    DropReason::Truncated
-                } else {
-                    DropReason::NotIp
-                };
-                stats.unclassified.received += 1;
-                stats.unclassified.dropped[reason as usize] += 1;
-                return Outcome {
-                    direction: None,
-                    tenant: None,
-                    kind: OutcomeKind::Dropped(reason),
-                };
-            }
+            _ => return not_ip(&mut self.stats, frame),
         };
-        let vlan_for = |side: Side| {
-            if side == Side::V4 {
-                tenant.and_then(|t| t.vlan)
-            } else {
-                None
-            }
+        let Verdict::Forward(side) = verdict else {
+            return Self::finish_slow(
+                &mut self.stats,
+                &mut self.scratch,
+                frame,
+                emit,
+                direction,
+                tenant,
+                verdict,
+            );
         };
+        emit(Output {
+            packet: frame.packet(),
+            side,
+            vlan: vlan_for(tenant, side),
+        });
+        let st: &mut DirectionStats = self.stats.dir_mut(direction);
+        st.received += 1;
+        st.translated += 1;
+        Outcome {
+            direction: Some(direction),
+            tenant: tenant.map(|t| t.index),
+            kind: OutcomeKind::Translated { packets: 1 },
+        }
+    }
+
+    /// Every verdict but [`Verdict::Forward`]: counted, emitted (fragments, ICMP errors) or dropped.
+    #[cold]
+    #[inline(never)]
+    fn finish_slow<F>(
+        stats: &mut Stats,
+        scratch: &mut [u8],
+        frame: &mut Frame<'_>,
+        emit: &mut F,
+        direction: Direction,
+        tenant: Option<&Tenant>,
+        verdict: Verdict,
+    ) -> Outcome
+    where
+        F: FnMut(Output<'_>) + ?Sized,
+    {
         let st: &mut DirectionStats = stats.dir_mut(direction);
         if !matches!(verdict, Verdict::HandOff(_)) {
             st.received += 1;
@@ -336,7 +351,7 @@ impl Pipeline {
                 emit(Output {
                     packet: frame.packet(),
                     side,
-                    vlan: vlan_for(side),
+                    vlan: vlan_for(tenant, side),
                 });
                 st.translated += 1;
                 OutcomeKind::Translated { packets: 1 }
@@ -347,7 +362,7 @@ impl Pipeline {
                 } else {
                     Side::V4
                 };
-                let vlan = vlan_for(side);
+                let vlan = vlan_for(tenant, side);
                 let mut sink = |p: &[u8]| {
                     emit(Output {
                         packet: p,
@@ -372,7 +387,7 @@ impl Pipeline {
                 emit(Output {
                     packet: frame.packet(),
                     side,
-                    vlan: vlan_for(side),
+                    vlan: vlan_for(tenant, side),
                 });
                 st.icmp_errors_sent += 1;
                 st.dropped[reason as usize] += 1;
@@ -391,6 +406,57 @@ impl Pipeline {
     }
 }
 
+/// A stateful NAT64 tenant's packet (RFC 6146), out of line so that the stateless fast path inlined into
+/// [`Pipeline::process`] stays small. Without the worker's NAT64 state, no tenant takes it.
+#[inline(never)]
+fn nat64_translate(
+    direction: Direction,
+    state: Option<&mut Nat64State>,
+    frame: &mut Frame,
+    t: &Tenant,
+    now: u64,
+    rng: u32,
+) -> Verdict {
+    match (t.nat64.as_deref(), state, direction) {
+        (Some(c), Some(st), Direction::V6ToV4) => {
+            nat64::translate::v6_to_v4(frame, t, c, st, now, rng)
+        }
+        (Some(c), Some(st), Direction::V4ToV6) => {
+            nat64::translate::v4_to_v6(frame, t, c, st, now, rng)
+        }
+        _ => Verdict::Drop(DropReason::NoTenant),
+    }
+}
+
+/// The 802.1Q tag a packet leaving on `side` gets: the tenant's VLAN on the IPv4 side.
+#[inline]
+fn vlan_for(tenant: Option<&Tenant>, side: Side) -> Option<u16> {
+    if side == Side::V4 {
+        tenant.and_then(|t| t.vlan)
+    } else {
+        None
+    }
+}
+
+/// Neither IPv4 nor IPv6 (or empty).
+#[cold]
+#[inline(never)]
+fn not_ip(stats: &mut Stats, frame: &Frame) -> Outcome {
+    let reason = if frame.is_empty() {
+        DropReason::Truncated
+    } else {
+        DropReason::NotIp
+    };
+    stats.unclassified.received += 1;
+    stats.unclassified.dropped[reason as usize] += 1;
+    Outcome {
+        direction: None,
+        tenant: None,
+        kind: OutcomeKind::Dropped(reason),
+    }
+}
+
+#[inline(always)]
 fn classify_v6<'s>(snapshot: &'s Snapshot, pkt: &[u8]) -> Result<&'s Tenant, DropReason> {
     let dst: &[u8; 16] = pkt
         .get(24..40)
@@ -399,6 +465,7 @@ fn classify_v6<'s>(snapshot: &'s Snapshot, pkt: &[u8]) -> Result<&'s Tenant, Dro
     snapshot.classify_v6(dst).ok_or(DropReason::NoTenant)
 }
 
+#[inline(always)]
 fn classify_v4<'s>(snapshot: &'s Snapshot, frame: &Frame) -> Result<&'s Tenant, DropReason> {
     let dst: [u8; 4] = frame
         .packet()
@@ -413,6 +480,7 @@ fn classify_v4<'s>(snapshot: &'s Snapshot, frame: &Frame) -> Result<&'s Tenant, 
 /// RFC 7757 §4 (EAM hairpinning): an IPv6 packet whose IPv4 destination is itself an EAM address of this
 /// tenant goes straight back to the IPv6 side instead of out to IPv4. Returns the new verdict, or `None` when
 /// the packet is not hairpinned.
+#[inline(never)]
 fn hairpin(frame: &mut Frame, t: &Tenant, rng: u32) -> Option<Verdict> {
     let router_hop = match t.opts.eam_hairpin_mode {
         HairpinMode::Off => return None,

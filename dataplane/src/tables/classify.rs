@@ -7,7 +7,7 @@
 //!   ingress interface, else the first tenant with a pool6 that takes it. A tenant bound to an interface is
 //!   tried before one that takes any interface, so a catch-all tenant can sit beside interface-specific ones.
 
-use super::lpm::Lpm;
+use super::lpm::{Lpm, PrefixKey};
 use crate::frame::RxMeta;
 
 /// Number of VLAN IDs (12 bits).
@@ -20,19 +20,29 @@ const NO_GROUP: u16 = u16::MAX;
 #[derive(Debug, Clone, Default)]
 pub(crate) struct V6Classifier {
     lpm: Lpm<u128, u16>,
+    /// The table's only prefix `(network, mask, tenant)`, when it has exactly one (a single tenant with a
+    /// pool6 and no EAMT): one masked compare instead of a table walk.
+    single: Option<(u128, u128, u16)>,
 }
 
 impl V6Classifier {
     /// From `(network, length, tenant index)`.
     pub(crate) fn new(prefixes: impl IntoIterator<Item = (u128, u8, u16)>) -> Self {
-        V6Classifier {
-            lpm: Lpm::new(prefixes),
-        }
+        let lpm = Lpm::new(prefixes);
+        let single = match lpm.iter().collect::<Vec<_>>()[..] {
+            [(net, len, &t)] => Some((net, u128::mask(len), t)),
+            _ => None,
+        };
+        V6Classifier { lpm, single }
     }
 
-    #[inline]
+    #[inline(always)]
     pub(crate) fn classify(&self, dst: &[u8; 16]) -> Option<u16> {
-        self.lpm.lookup(u128::from_be_bytes(*dst)).map(|(t, _)| *t)
+        let dst = u128::from_be_bytes(*dst);
+        if let Some((net, mask, t)) = self.single {
+            return (dst & mask == net).then_some(t);
+        }
+        self.lpm.lookup(dst).map(|(t, _)| *t)
     }
 }
 
@@ -57,6 +67,10 @@ struct V4Group {
     eam: Lpm<u32, Claim>,
     /// Tenants with a pool6 (they take any destination), interface-bound ones first.
     pool6: Box<[Claim]>,
+    /// The answer for every frame of the group, when it does not depend on the destination or the ingress:
+    /// no EAM prefixes, and the first pool6 claim takes any interface (then, interface-bound claims sorting
+    /// first, no claim is bound). The common single-tenant case, without a table walk.
+    any: Option<u16>,
 }
 
 /// What the IPv4-side classifier needs to know about a tenant.
@@ -77,6 +91,9 @@ pub(crate) struct V4Classifier {
     /// VLAN ID (0: untagged) → index into `groups`, or [`NO_GROUP`].
     by_vlan: Box<[u16]>,
     groups: Box<[V4Group]>,
+    /// The untagged group's `any`: the whole classification of an untagged frame in the single-tenant case,
+    /// without the two table indirections.
+    untagged_any: Option<u16>,
 }
 
 impl Default for V4Classifier {
@@ -84,6 +101,7 @@ impl Default for V4Classifier {
         V4Classifier {
             by_vlan: vec![NO_GROUP; VLAN_IDS].into(),
             groups: Box::new([]),
+            untagged_any: None,
         }
     }
 }
@@ -121,24 +139,40 @@ impl V4Classifier {
                 // order among equal prefixes.
                 eam.sort_by_key(|(_, _, c)| c.ingress.is_none());
                 pool6.sort_by_key(|c| c.ingress.is_none());
+                let any = match pool6.first() {
+                    Some(c) if eam.is_empty() && c.ingress.is_none() => Some(c.tenant),
+                    _ => None,
+                };
                 V4Group {
                     eam: Lpm::new(eam),
                     pool6: pool6.into(),
+                    any,
                 }
             })
             .collect();
+        let groups: Box<[V4Group]> = groups;
+        let untagged_any = groups
+            .get(usize::from(by_vlan[0]))
+            .and_then(|g: &V4Group| g.any);
         V4Classifier {
             by_vlan: by_vlan.into(),
             groups,
+            untagged_any,
         }
     }
 
-    #[inline]
+    #[inline(always)]
     pub(crate) fn classify(&self, meta: RxMeta, dst: [u8; 4]) -> Option<u16> {
         // VLAN 0 (a priority tag) counts as untagged.
         let vid = usize::from(meta.vlan.unwrap_or(0));
+        if vid == 0 && self.untagged_any.is_some() {
+            return self.untagged_any;
+        }
         let g = *self.by_vlan.get(vid)?;
         let group = self.groups.get(usize::from(g))?;
+        if group.any.is_some() {
+            return group.any;
+        }
         let dst = u32::from_be_bytes(dst);
         if let Some((c, _)) = group.eam.find(dst, |c| c.takes(meta.ingress)) {
             return Some(c.tenant);
@@ -148,5 +182,95 @@ impl V4Classifier {
             .iter()
             .find(|c| c.takes(meta.ingress))
             .map(|c| c.tenant)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// The classifiers without their shortcuts (`single`, `any`): the reference.
+    fn slow_v6(c: &V6Classifier, dst: &[u8; 16]) -> Option<u16> {
+        c.lpm.lookup(u128::from_be_bytes(*dst)).map(|(t, _)| *t)
+    }
+
+    fn slow_v4(c: &V4Classifier, meta: RxMeta, dst: [u8; 4]) -> Option<u16> {
+        let g = *c.by_vlan.get(usize::from(meta.vlan.unwrap_or(0)))?;
+        let group = c.groups.get(usize::from(g))?;
+        let dst = u32::from_be_bytes(dst);
+        if let Some((c, _)) = group.eam.find(dst, |c| c.takes(meta.ingress)) {
+            return Some(c.tenant);
+        }
+        group
+            .pool6
+            .iter()
+            .find(|c| c.takes(meta.ingress))
+            .map(|c| c.tenant)
+    }
+
+    fn tenant(
+        tenant: u16,
+        vlan: Option<u16>,
+        ingress: Option<u16>,
+        eam4: Vec<(u32, u8)>,
+    ) -> V4Tenant {
+        V4Tenant {
+            tenant,
+            vlan,
+            ingress,
+            has_pool6: true,
+            eam4,
+        }
+    }
+
+    #[test]
+    fn shortcuts_apply_only_where_the_answer_is_fixed() {
+        let one = V6Classifier::new([(0x2001_0db8_0064u128 << 80, 96, 7)]);
+        assert!(one.single.is_some());
+        let two = V6Classifier::new([(1u128 << 127, 1, 0), (0, 1, 1)]);
+        assert!(two.single.is_none());
+        let c = V4Classifier::new(&[
+            tenant(0, None, None, vec![]),
+            tenant(1, Some(5), Some(2), vec![]),
+            tenant(2, Some(5), None, vec![]),
+            tenant(3, Some(6), None, vec![(0x0a00_0000, 8)]),
+        ]);
+        let any: Vec<Option<u16>> = c.groups.iter().map(|g| g.any).collect();
+        // Untagged: one catch-all tenant. VLAN 5: an interface-bound tenant first. VLAN 6: an EAMT.
+        assert_eq!(any, vec![Some(0), None, None]);
+    }
+
+    proptest! {
+        #[test]
+        fn shortcuts_agree_with_the_tables(
+            dst6 in prop_oneof![Just(0x2001_0db8_0064u128 << 80), any::<u128>()],
+            low in any::<u32>(),
+            dst4 in prop_oneof![Just(0x0a00_0001u32), any::<u32>()],
+            vlan in prop_oneof![Just(None), Just(Some(5)), Just(Some(6)), Just(Some(0)), any::<Option<u16>>()],
+            ingress in 0u16..4,
+        ) {
+            let dst6 = (dst6 | u128::from(low)).to_be_bytes();
+            for c in [
+                V6Classifier::new([(0x2001_0db8_0064u128 << 80, 96, 7)]),
+                V6Classifier::new([(0x2001_0db8_0064u128 << 80, 96, 7), (0x2001_0db8_0064u128 << 80, 120, 3)]),
+                V6Classifier::new([]),
+            ] {
+                prop_assert_eq!(c.classify(&dst6), slow_v6(&c, &dst6));
+            }
+            let meta = RxMeta { ingress, vlan };
+            for c in [
+                V4Classifier::new(&[tenant(0, None, None, vec![])]),
+                V4Classifier::new(&[
+                    tenant(0, None, None, vec![]),
+                    tenant(1, Some(5), Some(2), vec![]),
+                    tenant(2, Some(5), None, vec![]),
+                    tenant(3, Some(6), None, vec![(0x0a00_0000, 8)]),
+                ]),
+                V4Classifier::default(),
+            ] {
+                prop_assert_eq!(c.classify(meta, dst4.to_be_bytes()), slow_v4(&c, meta, dst4.to_be_bytes()));
+            }
+        }
     }
 }

@@ -11,6 +11,7 @@ mod classify;
 use mgmt_api::config::{Config, ConfigError, ConfigErrors, EamHairpinMode};
 
 use crate::frame::RxMeta;
+use crate::wire::checksum;
 use crate::xlat::eamt::{EamEntry, Eamt};
 use crate::xlat::rfc6052::{is_global_v4, Rfc6052Prefix};
 use crate::xlat::rfc6791::{Rfc6791Pool4, Rfc6791Pool6};
@@ -92,6 +93,71 @@ pub enum AddrError {
     WkpNonGlobal,
 }
 
+/// The common configuration, recognised once per snapshot so that the translator's fast path maps an
+/// address with an OR or a compare instead of a table walk: a /96 pool6 (the Well-Known Prefix included) and
+/// an empty EAMT. RFC 6052 §2.2 puts the IPv4 address in the last 32 bits of a /96, with no u-octet and no
+/// suffix, so embedding is `prefix | v4` and extraction a compare of the top 96 bits and a truncation; and
+/// since every address of a translated packet then carries the prefix, the TCP/UDP pseudo-header sum
+/// changes by the same amount in every packet, computed here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pool96 {
+    prefix: u128,
+    /// RFC 6052 §3.1 applies (the Well-Known Prefix without `allow_wkp_non_global`).
+    wkp_strict: bool,
+    delta_v4_to_v6: u16,
+    delta_v6_to_v4: u16,
+}
+
+impl Pool96 {
+    fn new(prefix: u128, wkp_strict: bool) -> Self {
+        // The pseudo-header gains the prefix twice (source and destination) IPv4 -> IPv6 and loses it the
+        // other way. As representatives in 1..=0xffff, which `checksum::adjust_by` needs.
+        let p = checksum::sum_u128(prefix);
+        let twice = checksum::fold(p + p);
+        Pool96 {
+            prefix,
+            wkp_strict,
+            delta_v4_to_v6: if twice == 0 { 0xffff } else { twice },
+            delta_v6_to_v4: if twice == 0xffff { 0xffff } else { !twice },
+        }
+    }
+
+    /// RFC 6052 §2.2 (and §3.1): the IPv6 address of `v4` (network byte order as an integer).
+    #[inline(always)]
+    pub fn embed(&self, v4: u32) -> Option<u128> {
+        if self.wkp_strict && !is_global_v4(v4.to_be_bytes()) {
+            return None;
+        }
+        Some(self.prefix | u128::from(v4))
+    }
+
+    /// RFC 6052 §2.3 (and §3.1): the IPv4 address in `v6`, if it is under the prefix.
+    #[inline(always)]
+    pub fn extract(&self, v6: u128) -> Option<u32> {
+        if v6 >> 32 != self.prefix >> 32 {
+            return None;
+        }
+        let v4 = v6 as u32;
+        if self.wkp_strict && !is_global_v4(v4.to_be_bytes()) {
+            return None;
+        }
+        Some(v4)
+    }
+
+    /// How much the TCP/UDP pseudo-header's sum changes when both addresses go from IPv4 to this prefix:
+    /// the `delta` of [`checksum::adjust_by`].
+    #[inline(always)]
+    pub fn pseudo_delta_v4_to_v6(&self) -> u16 {
+        self.delta_v4_to_v6
+    }
+
+    /// The same, IPv6 to IPv4.
+    #[inline(always)]
+    pub fn pseudo_delta_v6_to_v4(&self) -> u16 {
+        self.delta_v6_to_v4
+    }
+}
+
 /// One tenant's compiled tables.
 #[derive(Debug, Clone)]
 pub struct Tenant {
@@ -114,9 +180,50 @@ pub struct Tenant {
     rfc6791_v6: Rfc6791Pool6,
     own_v4: [u8; 4],
     own_v6: [u8; 16],
+    pool96: Option<Pool96>,
 }
 
 impl Tenant {
+    /// The fast path's mapping, when this tenant has the common configuration ([`Pool96`]).
+    #[inline(always)]
+    pub fn pool96(&self) -> Option<&Pool96> {
+        self.pool96.as_ref()
+    }
+
+    /// [`Tenant::map_v4_to_v6`] for the fast path: the address as an integer (network byte order), `None` for
+    /// any failure (the caller falls back to the general path, which names the reason).
+    #[inline(always)]
+    pub fn map_v4_to_v6_fast(&self, a: u32) -> Option<u128> {
+        match &self.pool96 {
+            Some(p) => p.embed(a),
+            None => self.map_v4_to_v6_general(a),
+        }
+    }
+
+    /// [`Tenant::map_v6_to_v4`] for the fast path, like [`Tenant::map_v4_to_v6_fast`].
+    #[inline(always)]
+    pub fn map_v6_to_v4_fast(&self, a: u128) -> Option<u32> {
+        match &self.pool96 {
+            Some(p) => p.extract(a),
+            None => self.map_v6_to_v4_general(a),
+        }
+    }
+
+    /// Out of line: the table walks would bloat every fast path they were inlined into.
+    #[inline(never)]
+    fn map_v4_to_v6_general(&self, a: u32) -> Option<u128> {
+        self.map_v4_to_v6(a.to_be_bytes())
+            .ok()
+            .map(u128::from_be_bytes)
+    }
+
+    #[inline(never)]
+    fn map_v6_to_v4_general(&self, a: u128) -> Option<u32> {
+        self.map_v6_to_v4(&a.to_be_bytes())
+            .ok()
+            .map(u32::from_be_bytes)
+    }
+
     /// RFC 7757 §3.2 then RFC 6052 §2.3: EAMT longest-prefix match first, else pool6 extraction (with the
     /// RFC 6052 §3.1 check unless `allow_wkp_non_global`).
     #[inline]
@@ -160,6 +267,13 @@ impl Tenant {
         } else {
             Ok(())
         }
+    }
+
+    /// False when no packet of this tenant can be hairpinned (RFC 7757 §4): hairpinning is off, or there is
+    /// no EAM entry to hairpin to. Lets the pipeline skip the EAMT lookup.
+    #[inline]
+    pub fn may_hairpin(&self) -> bool {
+        self.opts.eam_hairpin_mode != HairpinMode::Off && !self.eamt.is_empty()
     }
 
     /// True if an EAM IPv4 prefix contains `a` (RFC 7757 §4 hairpinning).
@@ -320,6 +434,12 @@ impl Snapshot {
                 .or_else(|| nat64.as_ref().and_then(|c| c.pool4.first()))
                 .unwrap_or(IPV4_DUMMY);
             let wkp_strict = pool6.is_some_and(|p| p.is_well_known()) && !opts.allow_wkp_non_global;
+            let pool96 = match pool6 {
+                Some(p) if p.len() == 96 && eamt.is_empty() => {
+                    Some(Pool96::new(u128::from_be_bytes(p.addr()), wkp_strict))
+                }
+                _ => None,
+            };
             let mut tenant = Tenant {
                 index,
                 id: t.id,
@@ -335,6 +455,7 @@ impl Snapshot {
                 rfc6791_v6,
                 own_v4,
                 own_v6: [0; 16],
+                pool96,
             };
             tenant.own_v6 = t
                 .own_ipv6
@@ -413,7 +534,7 @@ impl Snapshot {
     }
 
     /// IPv6 side: the tenant whose pool6 or EAM IPv6 prefix contains `dst` (longest match).
-    #[inline]
+    #[inline(always)]
     pub fn classify_v6(&self, dst: &[u8; 16]) -> Option<&Tenant> {
         self.v6.classify(dst).map(|i| self.tenant(i))
     }
@@ -423,7 +544,7 @@ impl Snapshot {
     /// counts as untagged; without interface, any interface), the one whose EAM IPv4 prefix contains `dst`
     /// (longest match), else one with a pool6. Among tenants claiming the same prefix (or both with a pool6),
     /// one bound to the ingress interface goes before one that takes any interface.
-    #[inline]
+    #[inline(always)]
     pub fn classify_v4(&self, meta: RxMeta, dst: [u8; 4]) -> Option<&Tenant> {
         self.v4.classify(meta, dst).map(|i| self.tenant(i))
     }

@@ -375,3 +375,42 @@ fn every_example_compiles() {
     }
     assert!(n >= 3);
 }
+
+mod pool96 {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The per-tenant pseudo-header deltas give the general incremental update's exact result, for
+        /// prefixes whose sum is zero (::/96), a multiple of 0xffff (ffff::/96) or anything else.
+        #[test]
+        fn pseudo_deltas_match_the_general_update(
+            prefix in prop_oneof![
+                Just(0u128),
+                Just(0xffffu128 << 112),
+                Just(u128::from_be_bytes(crate::xlat::rfc6052::WKP)),
+                any::<u128>().prop_map(|p| p & !0xffff_ffff),
+            ],
+            src in 0x0100_0000u32..0xe000_0000,
+            dst in 0x0100_0000u32..0xe000_0000,
+            csum in prop_oneof![Just(0u16), Just(0xffff), any::<u16>()],
+        ) {
+            let p = Pool96::new(prefix, false);
+            let (src6, dst6) = (p.embed(src).unwrap(), p.embed(dst).unwrap());
+            prop_assert_eq!(p.extract(src6), Some(src));
+            let v4 = checksum::add(
+                checksum::sum_addr_v4(&src.to_be_bytes()),
+                checksum::sum_addr_v4(&dst.to_be_bytes()),
+            );
+            let v6 = checksum::add(checksum::sum_u128(src6), checksum::sum_u128(dst6));
+            prop_assert_eq!(
+                checksum::adjust_by(csum, p.pseudo_delta_v4_to_v6()),
+                checksum::adjust(csum, v4, v6)
+            );
+            prop_assert_eq!(
+                checksum::adjust_by(csum, p.pseudo_delta_v6_to_v4()),
+                checksum::adjust(csum, v6, v4)
+            );
+        }
+    }
+}

@@ -8,7 +8,7 @@ use crate::wire::{checksum, ip_proto};
 
 /// Offset of the checksum field inside the transport header, for protocols whose checksum covers a
 /// pseudo-header with the addresses.
-#[inline]
+#[inline(always)]
 pub fn checksum_offset(proto: u8) -> Option<usize> {
     match proto {
         ip_proto::TCP => Some(16),
@@ -20,7 +20,7 @@ pub fn checksum_offset(proto: u8) -> Option<usize> {
 /// Replaces the address part of the pseudo-header in the TCP/UDP checksum at the start of `seg`, if the
 /// checksum field lies within `seg` (quoted packets may be truncated). UDP's "no checksum" (0) stays 0: the
 /// callers decide beforehand what to do with it.
-#[inline]
+#[inline(always)]
 pub fn swap_pseudo_addrs(seg: &mut [u8], proto: u8, removed: u32, added: u32) {
     let Some(off) = checksum_offset(proto) else {
         return;
@@ -40,8 +40,30 @@ pub fn swap_pseudo_addrs(seg: &mut [u8], proto: u8, removed: u32, added: u32) {
     field.copy_from_slice(&new.to_be_bytes());
 }
 
+/// [`swap_pseudo_addrs`] when the pseudo-header's sum changes by a known `delta` (see
+/// [`checksum::adjust_by`]; the same result as long as the new addresses do not sum to zero).
+#[inline(always)]
+pub fn shift_pseudo_sum(seg: &mut [u8], proto: u8, delta: u16) {
+    let Some(off) = checksum_offset(proto) else {
+        return;
+    };
+    let Some(field) = seg.get_mut(off..off + 2) else {
+        return;
+    };
+    let old = u16::from_be_bytes([field[0], field[1]]);
+    if proto == ip_proto::UDP && old == 0 {
+        return;
+    }
+    let mut new = checksum::adjust_by(old, delta);
+    if proto == ip_proto::UDP && new == 0 {
+        // RFC 768: a computed 0 is sent as all ones, 0 means "no checksum".
+        new = 0xffff;
+    }
+    field.copy_from_slice(&new.to_be_bytes());
+}
+
 /// Sum of an ICMP header's first word (type and code).
-#[inline]
+#[inline(always)]
 pub fn type_code_word(msg_type: u8, code: u8) -> u32 {
     u32::from(u16::from_be_bytes([msg_type, code]))
 }

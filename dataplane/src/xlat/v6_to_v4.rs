@@ -3,11 +3,12 @@
 //! incrementally; ICMPv6 errors go to [`super::icmp_error`].
 
 use super::icmp_map::{self, IcmpMapping};
+use super::v4_to_v6::unicast_u32;
 use super::{icmp_error, l4, originate, Side, Verdict};
 use crate::frame::Frame;
 use crate::stats::DropReason;
 use crate::tables::{AddrError, Tenant};
-use crate::wire::{self, checksum, ip_proto, ipv6, Ipv6Packet};
+use crate::wire::{self, checksum, icmpv4_type, icmpv6_type, ip_proto, ipv6, Ipv6Packet};
 
 /// The fields of an IPv6 packet (header and extension headers) the translation needs, read before the header
 /// is overwritten.
@@ -199,7 +200,153 @@ pub(crate) fn write_ipv4_header(
 
 /// Translates the IPv6 packet in `frame` for tenant `t`. `rng` is a per-packet pseudo-random value (IPv4
 /// identification of packets the translator has to fragment, RFC 6791 address choice).
+// Always inlined into the pipeline: as a call, passing the frame and returning the verdict through memory
+// costs as much as a third of the fast path.
+#[inline(always)]
 pub fn translate(frame: &mut Frame, t: &Tenant, rng: u32) -> Verdict {
+    match fast_path(frame, t, rng) {
+        Some(v) => v,
+        None => translate_general(frame, t, rng),
+    }
+}
+
+/// The fast path, for the packets that make up nearly all traffic: IPv6 without extension headers, hop
+/// limit above 1, UDP with a checksum, TCP or ICMPv6 echo, fitting the IPv4 MTU, both addresses mapped.
+/// It validates once on a fixed-size view of the header, keeps every field in registers, and writes the
+/// IPv4 header (its checksum summed from those registers, not re-read from memory) and the transport
+/// checksum straight from them.
+///
+/// For any other packet it returns `None` *before touching the frame*, and [`translate_general`] does the
+/// whole job, so the result is the same either way: the rules below are the general path's (RFC 7915 §5.1,
+/// §5.2 for echo, §5.5), restricted to this case; `tests::fast_path_matches_general_path` checks the two
+/// paths give identical frames and verdicts on mutated packets.
+#[inline(always)]
+fn fast_path(frame: &mut Frame, t: &Tenant, rng: u32) -> Option<Verdict> {
+    // The packet as one slice split into a 40-byte view and the rest: one bounds check for the whole path.
+    let (start, len) = (frame.start(), frame.len());
+    let pkt = frame.buffer_mut().get_mut(start..start + len)?;
+    let (hdr, rest) = pkt.split_first_chunk_mut::<40>()?;
+    let b: &[u8; 40] = hdr;
+    if b[0] >> 4 != 6 {
+        return None;
+    }
+    let l4_len = usize::from(u16::from_be_bytes([b[4], b[5]]));
+    if l4_len > rest.len() {
+        return None;
+    }
+    let next = b[6];
+    let hop_limit = b[7];
+    if hop_limit <= 1 {
+        return None;
+    }
+    // The next header is the transport header: no extension headers to walk.
+    let seg = &mut rest[..l4_len];
+    let fits = match next {
+        // RFC 8200 §8.1: UDP without a checksum is dropped (general path).
+        ip_proto::UDP => l4_len >= 8 && (seg[6] | seg[7]) != 0,
+        ip_proto::TCP => l4_len >= 20,
+        ip_proto::ICMPV6 => {
+            l4_len >= 8 && matches!(seg[0], icmpv6_type::ECHO_REQUEST | icmpv6_type::ECHO_REPLY)
+        }
+        _ => false,
+    };
+    // Larger than the IPv4 MTU: Packet Too Big or fragments (general path).
+    let len4 = 20 + l4_len;
+    if !fits || len4 > usize::from(t.opts.ipv4_mtu) {
+        return None;
+    }
+    let traffic_class = (b[0] << 4) | (b[1] >> 4);
+    let src6 = u128::from_be_bytes(b[8..24].try_into().expect("16 bytes"));
+    let dst6 = u128::from_be_bytes(b[24..40].try_into().expect("16 bytes"));
+    // `map_addr`: the tenant's mapping, then unicast only.
+    // With a /96 pool6 and no EAMT both addresses carry the prefix, and the pseudo-header's sum changes by a
+    // per-tenant constant (`pseudo_delta`); otherwise the general mapping, and the sums are computed.
+    let (src4, dst4, pseudo_delta) = match t.pool96() {
+        Some(p) => (
+            p.extract(src6)?,
+            p.extract(dst6)?,
+            Some(p.pseudo_delta_v6_to_v4()),
+        ),
+        None => (t.map_v6_to_v4_fast(src6)?, t.map_v6_to_v4_fast(dst6)?, None),
+    };
+    if !(unicast_u32(src4) & unicast_u32(dst4)) {
+        return None;
+    }
+
+    // Committed.
+    let protocol = if next == ip_proto::ICMPV6 {
+        ip_proto::ICMP
+    } else {
+        next
+    };
+    // RFC 7915 §5.1: TOS = traffic class unless overridden. No Fragment Header: `V4Frag::of`, DF set and
+    // identification 0 above DF_THRESHOLD, else DF clear and a generated identification.
+    let tos = if t.opts.override_tos {
+        t.opts.tos
+    } else {
+        traffic_class
+    };
+    let (ident, flags) = if len4 > DF_THRESHOLD {
+        (0, 0x4000u64)
+    } else {
+        (rng as u16, 0)
+    };
+    let ttl = hop_limit - 1;
+    // The header as three big-endian words, its checksum summed from them in registers (the same sum as
+    // `write_ipv4_header`'s over the bytes) and stored with three moves.
+    let w0 = (0x45 << 56)
+        | (u64::from(tos) << 48)
+        | ((len4 as u64) << 32)
+        | (u64::from(ident) << 16)
+        | flags;
+    let w1 = (u64::from(ttl) << 56) | (u64::from(protocol) << 48) | u64::from(src4);
+    let c = checksum::finish(checksum::sum_ipv4_header_words(w0, w1, dst4));
+    let w1 = w1 | (u64::from(c) << 32);
+    // The IPv4 header ends where the IPv6 header ended: its last 20 bytes.
+    let hdr4 = hdr.last_chunk_mut::<20>().expect("20 of 40 bytes");
+    hdr4[..8].copy_from_slice(&w0.to_be_bytes());
+    hdr4[8..16].copy_from_slice(&w1.to_be_bytes());
+    hdr4[16..20].copy_from_slice(&dst4.to_be_bytes());
+
+    // The same checksum arithmetic as the general path, on the values in registers.
+    if next == ip_proto::ICMPV6 {
+        let (type6, code) = (seg[0], seg[1]);
+        let type4 = if type6 == icmpv6_type::ECHO_REQUEST {
+            icmpv4_type::ECHO_REQUEST
+        } else {
+            icmpv4_type::ECHO_REPLY
+        };
+        seg[0] = type4;
+        let pseudo = checksum::sum_u128(src6)
+            + checksum::sum_u128(dst6)
+            + l4_len as u32
+            + u32::from(ip_proto::ICMPV6);
+        let removed = checksum::add(l4::type_code_word(type6, code), pseudo);
+        let added = l4::type_code_word(type4, code);
+        let old = u16::from_be_bytes([seg[2], seg[3]]);
+        seg[2..4].copy_from_slice(&checksum::adjust(old, removed, added).to_be_bytes());
+    } else if let Some(delta) = pseudo_delta {
+        // `adjust_by` equals the general `adjust`: the new addresses are unicast, so they sum to nonzero.
+        l4::shift_pseudo_sum(seg, next, delta);
+    } else {
+        let removed = checksum::add(checksum::sum_u128(src6), checksum::sum_u128(dst6));
+        let added = checksum::add(
+            checksum::sum_addr_v4(&src4.to_be_bytes()),
+            checksum::sum_addr_v4(&dst4.to_be_bytes()),
+        );
+        l4::swap_pseudo_addrs(seg, next, removed, added);
+    }
+    // The packet now starts at the IPv4 header and ends at the payload length (link-layer padding trimmed).
+    // Cannot fail: both bounds are inside the packet.
+    let bounded = frame.set_bounds(start + 20, start + 40 + l4_len);
+    debug_assert!(bounded);
+    Some(Verdict::Forward(Side::V4))
+}
+
+/// The general path: every packet [`fast_path`] leaves. Out of line, so that the fast path inlined into the
+/// pipeline stays small.
+#[inline(never)]
+fn translate_general(frame: &mut Frame, t: &Tenant, rng: u32) -> Verdict {
     let h = match parse(frame) {
         Ok(h) => h,
         Err(r) => return Verdict::Drop(r),
@@ -322,5 +469,125 @@ pub fn translate(frame: &mut Frame, t: &Tenant, rng: u32) -> Verdict {
     match split_mtu {
         Some(mtu) => Verdict::Fragment { mtu },
         None => Verdict::Forward(Side::V4),
+    }
+}
+
+/// The fast path against the general path (see `v4_to_v6::fast_path_tests`).
+#[cfg(test)]
+mod fast_path_tests {
+    use super::*;
+    use crate::frame::HEADROOM;
+    use crate::xlat::rfc6052::Rfc6052Prefix;
+    use crate::xlat::v4_to_v6::fast_path_tests::{compare, Input, V4_ADDRS};
+    use proptest::prelude::*;
+    use proptest::strategy::ValueTree;
+
+    fn v6(s: &str) -> [u8; 16] {
+        s.parse::<std::net::Ipv6Addr>().unwrap().octets()
+    }
+
+    /// An IPv6 address for test tenant `tenant`: mostly 8.8.8.8 under its own prefix (mapped by every test
+    /// tenant), else other IPv4 addresses under it or under another tenant's prefix, EAM ones, and anything.
+    fn v6_addr(tenant: usize) -> impl Strategy<Value = [u8; 16]> {
+        let prefixes = [
+            Rfc6052Prefix::new(v6("2001:db8:64::"), 96).unwrap(),
+            Rfc6052Prefix::well_known(),
+            Rfc6052Prefix::new(v6("2001:db8:64::"), 64).unwrap(),
+            Rfc6052Prefix::well_known(),
+        ];
+        let own = prefixes[tenant];
+        prop_oneof![
+            12 => Just(own.embed([8, 8, 8, 8])),
+            1 => (0..prefixes.len(), 0..V4_ADDRS.len()).prop_map(move |(p, a)| prefixes[p].embed(V4_ADDRS[a])),
+            1 => (0u8..32).prop_map(|x| {
+                let mut a = v6("2001:db8:1::");
+                a[15] = x;
+                a
+            }),
+            1 => any::<[u8; 16]>(),
+        ]
+    }
+
+    fn input() -> impl Strategy<Value = Input> {
+        (0usize..4).prop_flat_map(|tenant| {
+            (
+                (
+                    prop_oneof![9 => Just(0x60u8), 1 => any::<u8>()],
+                    any::<u8>(),
+                    prop_oneof![4 => Just(17u8), 3 => Just(6), 3 => Just(58), 1 => Just(0), 1 => Just(44), 1 => any::<u8>()],
+                    prop_oneof![9 => Just(64u8), 1 => Just(0), 1 => Just(1), 1 => Just(2), 1 => any::<u8>()],
+                    v6_addr(tenant),
+                    v6_addr(tenant),
+                ),
+                (
+                    prop_oneof![
+                        8 => 20usize..64,
+                        1 => 0usize..20,
+                        1 => 960usize..1500,
+                        // Around each test tenant's IPv4 MTU and the DF threshold.
+                        2 => prop::sample::select(&[555usize, 556, 557, 979, 980, 981, 1239, 1240, 1241, 1479, 1480, 1481][..]),
+                    ],
+                    prop_oneof![9 => Just(0i32), 1 => -30i32..30],
+                    prop_oneof![3 => Just(0usize), 1 => 0usize..20],
+                    prop_oneof![4 => Just(128u8), 4 => Just(129), 1 => Just(1), 1 => any::<u8>()],
+                    any::<[u8; 8]>(),
+                    prop_oneof![9 => Just(HEADROOM), 1 => 0usize..30],
+                    (any::<u32>(), prop::bool::weighted(0.1)),
+                ),
+            )
+                .prop_map(
+                    move |(
+                        (b0, b1, next, hop, src, dst),
+                        (l4_len, len_skew, padding, icmp_type, l4_start, headroom, (rng, zero_udp_checksum)),
+                    )| {
+                        let mut p = vec![0u8; 40 + l4_len];
+                        p[0] = b0;
+                        p[1] = b1;
+                        let pl = (l4_len as i32 + len_skew).clamp(0, 65535) as u16;
+                        p[4..6].copy_from_slice(&pl.to_be_bytes());
+                        p[6] = next;
+                        p[7] = hop;
+                        p[8..24].copy_from_slice(&src);
+                        p[24..40].copy_from_slice(&dst);
+                        let n = l4_len.min(8);
+                        p[40..40 + n].copy_from_slice(&l4_start[..n]);
+                        if next == 58 && l4_len > 0 {
+                            p[40] = icmp_type;
+                        }
+                        if zero_udp_checksum && l4_len >= 8 {
+                            p[46..48].fill(0);
+                        }
+                        p.extend(std::iter::repeat_n(0xee, padding));
+                        Input {
+                            bytes: p,
+                            headroom,
+                            tenant,
+                            rng,
+                        }
+                    },
+                )
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(4096))]
+
+        #[test]
+        fn fast_path_matches_general_path(input in input()) {
+            compare(&input, fast_path, translate_general)?;
+        }
+    }
+
+    #[test]
+    fn generator_takes_the_fast_path() {
+        let mut runner = proptest::test_runner::TestRunner::deterministic();
+        let (mut fast, mut total) = (0, 0);
+        for _ in 0..2000 {
+            let i = input().new_tree(&mut runner).unwrap().current();
+            total += 1;
+            fast += usize::from(compare(&i, fast_path, translate_general).unwrap());
+        }
+        assert!(fast * 10 > total, "{fast} of {total} on the fast path");
+        assert!(fast * 10 < total * 9, "{fast} of {total} on the fast path");
     }
 }
