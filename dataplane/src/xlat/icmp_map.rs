@@ -37,6 +37,45 @@ pub fn is_icmpv6_error(msg_type: u8) -> bool {
     msg_type < 128
 }
 
+/// What the fast path does with an ICMP message (either family).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IcmpTriage {
+    /// An error message: the slow path translates it with its inner packet.
+    Error,
+    /// Echo request or reply: `(type, code, new type)`, translated on the fast path.
+    Echo(u8, u8, u8),
+}
+
+/// RFC 7915 §4.2 / §5.2 triage of the ICMP message at the start of `icmp`, shared by both directions (`is_error`
+/// and `map` are the family's own): errors go to the slow path, echo stays on the fast one, everything else is
+/// dropped by reason. Fragmented ICMP is refused: the ICMPv6 checksum covers the whole message and its length,
+/// which a stateless translator cannot know from one fragment.
+#[inline]
+pub fn triage(
+    icmp: &[u8],
+    first: bool,
+    fragmented: bool,
+    is_error: fn(u8) -> bool,
+    map: fn(u8, u8) -> Result<IcmpMapping, DropReason>,
+) -> Result<IcmpTriage, DropReason> {
+    if !first {
+        return Err(DropReason::IcmpFragmented);
+    }
+    if icmp.len() < 8 {
+        return Err(DropReason::L4HeaderTruncated);
+    }
+    if is_error(icmp[0]) {
+        return Ok(IcmpTriage::Error);
+    }
+    if fragmented {
+        return Err(DropReason::IcmpFragmented);
+    }
+    match map(icmp[0], icmp[1])? {
+        IcmpMapping::Echo { msg_type } => Ok(IcmpTriage::Echo(icmp[0], icmp[1], msg_type)),
+        IcmpMapping::Error { .. } => Err(DropReason::IcmpUntranslatableType),
+    }
+}
+
 /// RFC 7915 §4.2: the ICMPv6 counterpart of an ICMPv4 message.
 pub fn v4_to_v6(msg_type: u8, code: u8, pointer: u8) -> Result<IcmpMapping, DropReason> {
     use DropReason::*;

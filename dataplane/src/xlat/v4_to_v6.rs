@@ -2,7 +2,7 @@
 //! into an IPv6 header in place and adjusts the transport checksum incrementally; ICMP errors go to
 //! [`super::icmp_error`].
 
-use super::icmp_map::{self, IcmpMapping};
+use super::icmp_map::{self, IcmpTriage};
 use super::{icmp_error, l4, originate, Side, Verdict};
 use crate::frame::Frame;
 use crate::stats::DropReason;
@@ -392,25 +392,12 @@ fn translate_with(frame: &mut Frame, t: &Tenant, rng: u32, pass: Pass) -> Verdic
     // ICMP: errors take the slow path; echo is translated here; other types have no counterpart.
     let mut icmp_echo = None;
     if h.protocol == ip_proto::ICMP {
-        if !first {
-            return Verdict::Drop(DropReason::IcmpFragmented);
-        }
         let icmp = &frame.packet()[h.header_len..];
-        if icmp.len() < 8 {
-            return Verdict::Drop(DropReason::L4HeaderTruncated);
-        }
-        if icmp_map::is_icmpv4_error(icmp[0]) {
-            return icmp_error::v4_to_v6(frame, t, rng);
-        }
-        if h.is_fragment() {
-            // The ICMPv6 checksum covers the whole message length, which a stateless translator cannot know.
-            return Verdict::Drop(DropReason::IcmpFragmented);
-        }
-        match icmp_map::v4_to_v6(icmp[0], icmp[1], 0) {
-            Ok(IcmpMapping::Echo { msg_type }) => icmp_echo = Some((icmp[0], icmp[1], msg_type)),
-            Ok(IcmpMapping::Error { .. }) => {
-                return Verdict::Drop(DropReason::IcmpUntranslatableType)
-            }
+        let is_err = icmp_map::is_icmpv4_error;
+        let map = |ty, code| icmp_map::v4_to_v6(ty, code, 0);
+        match icmp_map::triage(icmp, first, h.is_fragment(), is_err, map) {
+            Ok(IcmpTriage::Error) => return icmp_error::v4_to_v6(frame, t, rng),
+            Ok(IcmpTriage::Echo(t4, code, t6)) => icmp_echo = Some((t4, code, t6)),
             Err(r) => return Verdict::Drop(r),
         }
     } else if h.protocol == IGMP {

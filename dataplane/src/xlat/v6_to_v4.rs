@@ -2,7 +2,7 @@
 //! 20-byte IPv4 header in place, ending where the IPv6 headers ended, and adjusts the transport checksum
 //! incrementally; ICMPv6 errors go to [`super::icmp_error`].
 
-use super::icmp_map::{self, IcmpMapping};
+use super::icmp_map::{self, IcmpTriage};
 use super::v4_to_v6::unicast_u32;
 use super::{icmp_error, l4, originate, Side, Verdict};
 use crate::frame::Frame;
@@ -356,24 +356,12 @@ fn translate_general(frame: &mut Frame, t: &Tenant, rng: u32) -> Verdict {
 
     let mut icmp_echo = None;
     if h.protocol == ip_proto::ICMPV6 {
-        if !first {
-            return Verdict::Drop(DropReason::IcmpFragmented);
-        }
         let icmp = &frame.packet()[h.upper_offset..];
-        if icmp.len() < 8 {
-            return Verdict::Drop(DropReason::L4HeaderTruncated);
-        }
-        if icmp_map::is_icmpv6_error(icmp[0]) {
-            return icmp_error::v6_to_v4(frame, t, rng);
-        }
-        if h.is_fragment() {
-            return Verdict::Drop(DropReason::IcmpFragmented);
-        }
-        match icmp_map::v6_to_v4(icmp[0], icmp[1], 0) {
-            Ok(IcmpMapping::Echo { msg_type }) => icmp_echo = Some((icmp[0], icmp[1], msg_type)),
-            Ok(IcmpMapping::Error { .. }) => {
-                return Verdict::Drop(DropReason::IcmpUntranslatableType)
-            }
+        let is_err = icmp_map::is_icmpv6_error;
+        let map = |ty, code| icmp_map::v6_to_v4(ty, code, 0);
+        match icmp_map::triage(icmp, first, h.is_fragment(), is_err, map) {
+            Ok(IcmpTriage::Error) => return icmp_error::v6_to_v4(frame, t, rng),
+            Ok(IcmpTriage::Echo(t6, code, t4)) => icmp_echo = Some((t6, code, t4)),
             Err(r) => return Verdict::Drop(r),
         }
     }
