@@ -98,6 +98,24 @@ fn ping_both_ways_and_counters() {
     );
 }
 
+/// Stop and start again at once, three times, with traffic each time: the XDP program is detached and
+/// re-attached and the queues rebound. (A restart can also race the kernel's asynchronous release of the old
+/// sockets, EBUSY, as the live demo once did; `afxdp::retry_while_busy` handles that and has unit tests of
+/// its own, since the race cannot be produced on demand.)
+#[test]
+fn restarts_right_after_a_stop() {
+    if !can_run() {
+        return;
+    }
+    let mut t = Topo::new();
+    for _ in 0..3 {
+        t.start("");
+        assert_pings(&t, &t.client, &format!("-6 {SERVER_AS6}"));
+        let out = t.stop();
+        assert!(out.contains("xlat64-dataplane: stopped"), "{out}");
+    }
+}
+
 #[test]
 fn udp_both_ways() {
     if !can_run() {

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use clap::Parser;
 
-use dataplane::io::afxdp::{XskPort, XskSizes};
+use dataplane::io::afxdp::{retry_while_busy, XskPort, XskSizes};
 use dataplane::io::steer::{SteerProgram, STEER_V4, STEER_V6};
 use dataplane::l2;
 use dataplane::pipeline::Pipeline;
@@ -141,8 +141,10 @@ fn main() -> Result<()> {
     // Sockets first (nothing is attached yet if this fails).
     let mut ports = Vec::new();
     for q in 0..u32::from(dp.queues) {
-        let port = XskPort::new(&names, q, XskSizes::default())
-            .with_context(|| format!("creating the AF_XDP sockets of queue {q}"))?;
+        let port = retry_while_busy(Duration::from_secs(5), || {
+            XskPort::new(&names, q, XskSizes::default())
+        })
+        .with_context(|| format!("creating the AF_XDP sockets of queue {q}"))?;
         ports.push(port);
     }
 

@@ -502,3 +502,71 @@ impl Drop for XskPort {
         unsafe { libc::munmap(self.area.cast(), self.area_len) };
     }
 }
+
+/// Calls `open` until it succeeds, fails with anything but EBUSY, or `patience` has passed.
+///
+/// The kernel releases the AF_XDP sockets of a process that has just exited asynchronously, so a restart right
+/// after it (systemd's `Restart=`, an operator's restart, the live demo's second run) can find the queue still
+/// bound for a moment. A failed [`XskPort::new`] leaves nothing behind (the port is dropped whole), so it is
+/// simply tried again every 100 ms.
+pub fn retry_while_busy<T>(
+    patience: std::time::Duration,
+    mut open: impl FnMut() -> io::Result<T>,
+) -> io::Result<T> {
+    let deadline = std::time::Instant::now() + patience;
+    loop {
+        match open() {
+            Err(e)
+                if e.kind() == io::ErrorKind::ResourceBusy
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+            result => return result,
+        }
+    }
+}
+
+#[cfg(test)]
+mod retry_tests {
+    use super::retry_while_busy;
+    use std::io;
+    use std::time::{Duration, Instant};
+
+    fn busy() -> io::Error {
+        io::Error::from_raw_os_error(libc::EBUSY)
+    }
+
+    #[test]
+    fn busy_is_retried_until_it_clears() {
+        let mut calls = 0;
+        let r = retry_while_busy(Duration::from_secs(5), || {
+            calls += 1;
+            if calls < 3 {
+                Err(busy())
+            } else {
+                Ok(calls)
+            }
+        });
+        assert_eq!(r.unwrap(), 3);
+    }
+
+    #[test]
+    fn other_errors_are_not_retried() {
+        let mut calls = 0;
+        let r: io::Result<()> = retry_while_busy(Duration::from_secs(5), || {
+            calls += 1;
+            Err(io::Error::from_raw_os_error(libc::ENODEV))
+        });
+        assert_eq!(r.unwrap_err().raw_os_error(), Some(libc::ENODEV));
+        assert_eq!(calls, 1);
+    }
+
+    #[test]
+    fn busy_for_longer_than_the_patience_is_reported() {
+        let start = Instant::now();
+        let r: io::Result<()> = retry_while_busy(Duration::from_millis(300), || Err(busy()));
+        assert_eq!(r.unwrap_err().raw_os_error(), Some(libc::EBUSY));
+        assert!(start.elapsed() >= Duration::from_millis(300));
+    }
+}
