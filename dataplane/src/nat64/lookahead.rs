@@ -11,6 +11,7 @@ use super::bib::BibTable;
 use super::session::SessionTable;
 use super::{Proto, NIL};
 use crate::tables::Tenant;
+use crate::wire::bytes::read_u16;
 use crate::wire::ip_proto;
 use crate::xlat::{v4_to_v6, v6_to_v4};
 
@@ -78,9 +79,9 @@ impl Peek {
             return Peek::NONE;
         };
         let (proto, port, rport) = match h[6] {
-            ip_proto::TCP => (Proto::Tcp, be16(h, 40), be16(h, 42)),
-            ip_proto::UDP => (Proto::Udp, be16(h, 40), be16(h, 42)),
-            ip_proto::ICMPV6 if matches!(h[40], 128 | 129) => (Proto::Icmp, be16(h, 44), 0),
+            ip_proto::TCP => (Proto::Tcp, read_u16(&h[40..]), read_u16(&h[42..])),
+            ip_proto::UDP => (Proto::Udp, read_u16(&h[40..]), read_u16(&h[42..])),
+            ip_proto::ICMPV6 if matches!(h[40], 128 | 129) => (Proto::Icmp, read_u16(&h[44..]), 0),
             _ => return Peek::NONE,
         };
         let addr6: [u8; 16] = h[8..24].try_into().expect("16 bytes");
@@ -113,13 +114,13 @@ impl Peek {
         let Some(h) = pkt.get(..ihl + 8).filter(|_| ihl >= 20) else {
             return Peek::NONE;
         };
-        if be16(h, 6) & 0x1fff != 0 {
+        if read_u16(&h[6..]) & 0x1fff != 0 {
             return Peek::NONE;
         }
         let (proto, port, rport) = match h[9] {
-            ip_proto::TCP => (Proto::Tcp, be16(h, ihl + 2), be16(h, ihl)),
-            ip_proto::UDP => (Proto::Udp, be16(h, ihl + 2), be16(h, ihl)),
-            ip_proto::ICMP if matches!(h[ihl], 0 | 8) => (Proto::Icmp, be16(h, ihl + 4), 0),
+            ip_proto::TCP => (Proto::Tcp, read_u16(&h[ihl + 2..]), read_u16(&h[ihl..])),
+            ip_proto::UDP => (Proto::Udp, read_u16(&h[ihl + 2..]), read_u16(&h[ihl..])),
+            ip_proto::ICMP if matches!(h[ihl], 0 | 8) => (Proto::Icmp, read_u16(&h[ihl + 4..]), 0),
             _ => return Peek::NONE,
         };
         if !v4_to_v6::is_unicast_v4(h[12..16].try_into().expect("4 bytes")) {
@@ -138,11 +139,6 @@ impl Peek {
             at: 0,
         }
     }
-}
-
-#[inline(always)]
-fn be16(p: &[u8], at: usize) -> u16 {
-    u16::from_be_bytes([p[at], p[at + 1]])
 }
 
 /// The passes over a batch's [`Peek`]s, one level of the lookup each.

@@ -12,6 +12,7 @@ use super::{owner6, Nat64Config, Nat64State, Proto, Refusal};
 use crate::frame::Frame;
 use crate::stats::DropReason;
 use crate::tables::Tenant;
+use crate::wire::bytes::{read_u16, write_u16};
 use crate::wire::{checksum, icmpv6_type, ip_proto, ipv4};
 use crate::xlat::v4_to_v6::{self as f46};
 use crate::xlat::v6_to_v4::{self as f64_, V4Frag};
@@ -25,16 +26,6 @@ const ICMPV6_ECHO_REPLY: u8 = 129;
 const ADDR_UNREACHABLE: (u8, u8) = (icmpv6_type::DEST_UNREACH, 3);
 /// RFC 6146 §3.5.2.2: a held IPv4 SYN nobody claimed → ICMPv4 Destination Unreachable, Port Unreachable.
 pub const PORT_UNREACHABLE: (u8, u8) = (3, 3);
-
-#[inline]
-fn be16(p: &[u8], at: usize) -> u16 {
-    u16::from_be_bytes([p[at], p[at + 1]])
-}
-
-#[inline]
-fn put16(p: &mut [u8], at: usize, v: u16) {
-    p[at..at + 2].copy_from_slice(&v.to_be_bytes());
-}
 
 /// The transport identification of a packet: protocol, source and destination port (ICMP: identifier, 0),
 /// TCP flags.
@@ -69,19 +60,19 @@ pub fn v6_to_v4(
     let ports = match h.protocol {
         ip_proto::TCP if l4_len >= 20 => Ports {
             proto: Proto::Tcp,
-            src: be16(pkt, off),
-            dst: be16(pkt, off + 2),
+            src: read_u16(&pkt[off..]),
+            dst: read_u16(&pkt[off + 2..]),
             flags: tcp::Flags::from_byte(pkt[off + 13]),
         },
         ip_proto::UDP if l4_len >= 8 => {
-            if be16(pkt, off + 6) == 0 {
+            if read_u16(&pkt[off + 6..]) == 0 {
                 // RFC 8200 §8.1: IPv6 UDP must carry a checksum.
                 return Verdict::Drop(DropReason::UdpChecksumZero);
             }
             Ports {
                 proto: Proto::Udp,
-                src: be16(pkt, off),
-                dst: be16(pkt, off + 2),
+                src: read_u16(&pkt[off..]),
+                dst: read_u16(&pkt[off + 2..]),
                 flags: tcp::Flags::default(),
             }
         }
@@ -96,7 +87,7 @@ pub fn v6_to_v4(
             }
             Ports {
                 proto: Proto::Icmp,
-                src: be16(pkt, off + 4),
+                src: read_u16(&pkt[off + 4..]),
                 dst: 0,
                 flags: tcp::Flags::default(),
             }
@@ -211,28 +202,21 @@ pub fn v6_to_v4(
                 u32::from(sport4),
             );
             l4::swap_pseudo_addrs(seg, h.protocol, removed, added);
-            put16(seg, 0, sport4);
+            write_u16(&mut seg[0..], sport4);
         }
         Proto::Icmp => {
             // RFC 7915 §5.2: new type, no pseudo-header; RFC 6146 §3.5.3: the identifier is rewritten.
-            let code = seg[1];
             let type4 = if icmp_type == ICMPV6_ECHO_REQUEST {
                 ICMPV4_ECHO_REQUEST
             } else {
                 ICMPV4_ECHO_REPLY
             };
             let removed = checksum::add(
-                checksum::add(
-                    l4::type_code_word(icmp_type, code),
-                    checksum::sum_v6_pseudo(&h.src, &h.dst, ip_proto::ICMPV6, l4_len as u32),
-                ),
+                checksum::sum_v6_pseudo(&h.src, &h.dst, ip_proto::ICMPV6, l4_len as u32),
                 u32::from(ports.src),
             );
-            let added = checksum::add(l4::type_code_word(type4, code), u32::from(sport4));
-            seg[0] = type4;
-            put16(seg, 4, sport4);
-            let old = be16(seg, 2);
-            put16(seg, 2, checksum::adjust(old, removed, added));
+            l4::retype_icmp(seg, type4, removed, u32::from(sport4));
+            write_u16(&mut seg[4..], sport4);
         }
     }
     if hairpin {
@@ -257,9 +241,9 @@ fn hairpin_v4(
 ) -> Verdict {
     let pkt = frame.packet();
     let (proto, port) = match pkt[9] {
-        ip_proto::TCP => (Proto::Tcp, be16(pkt, 22)),
-        ip_proto::UDP => (Proto::Udp, be16(pkt, 22)),
-        _ => (Proto::Icmp, be16(pkt, 24)), // ICMP echo identifier
+        ip_proto::TCP => (Proto::Tcp, read_u16(&pkt[22..])),
+        ip_proto::UDP => (Proto::Udp, read_u16(&pkt[22..])),
+        _ => (Proto::Icmp, read_u16(&pkt[24..])), // ICMP echo identifier
     };
     let dst: [u8; 4] = pkt[16..20].try_into().expect("4 bytes");
     match c.pool4.owner_of(st.workers, proto, dst, port) {
@@ -303,18 +287,18 @@ pub fn v4_to_v6(
     let ports = match h.protocol {
         ip_proto::TCP if l4_len >= 20 => Ports {
             proto: Proto::Tcp,
-            src: be16(pkt, off),
-            dst: be16(pkt, off + 2),
+            src: read_u16(&pkt[off..]),
+            dst: read_u16(&pkt[off + 2..]),
             flags: tcp::Flags::from_byte(pkt[off + 13]),
         },
-        ip_proto::UDP if fragmented && l4_len >= 8 && be16(pkt, off + 6) == 0 => {
+        ip_proto::UDP if fragmented && l4_len >= 8 && read_u16(&pkt[off + 6..]) == 0 => {
             // RFC 6146 §3.4: the checksum of a fragmented datagram cannot be computed from one fragment.
             return Verdict::Drop(DropReason::UdpChecksumZero);
         }
         ip_proto::UDP if l4_len >= 8 => Ports {
             proto: Proto::Udp,
-            src: be16(pkt, off),
-            dst: be16(pkt, off + 2),
+            src: read_u16(&pkt[off..]),
+            dst: read_u16(&pkt[off + 2..]),
             flags: tcp::Flags::default(),
         },
         ip_proto::ICMP if fragmented => return Verdict::Drop(DropReason::IcmpFragmented),
@@ -329,7 +313,7 @@ pub fn v4_to_v6(
             Ports {
                 proto: Proto::Icmp,
                 src: 0,
-                dst: be16(pkt, off + 4),
+                dst: read_u16(&pkt[off + 4..]),
                 flags: tcp::Flags::default(),
             }
         }
@@ -419,13 +403,13 @@ pub fn v4_to_v6(
     match ports.proto {
         Proto::Udp if seg[6] == 0 && seg[7] == 0 => {
             // RFC 6146 §3.4: an unfragmented IPv4 UDP packet without checksum gets one.
-            put16(seg, 2, dport6);
+            write_u16(&mut seg[2..], dport6);
             let pseudo = checksum::sum_v6_pseudo(&src6, &dst6, ip_proto::UDP, l4_len as u32);
             let mut c = checksum::finish(checksum::add(pseudo, checksum::sum(seg)));
             if c == 0 {
                 c = 0xffff;
             }
-            put16(seg, 6, c);
+            write_u16(&mut seg[6..], c);
         }
         Proto::Tcp | Proto::Udp => {
             let removed = checksum::add(
@@ -437,27 +421,20 @@ pub fn v4_to_v6(
                 u32::from(dport6),
             );
             l4::swap_pseudo_addrs(seg, h.protocol, removed, added);
-            put16(seg, 2, dport6);
+            write_u16(&mut seg[2..], dport6);
         }
         Proto::Icmp => {
-            let code = seg[1];
             let type6 = if icmp_type == ICMPV4_ECHO_REQUEST {
                 ICMPV6_ECHO_REQUEST
             } else {
                 ICMPV6_ECHO_REPLY
             };
-            let removed = checksum::add(l4::type_code_word(icmp_type, code), u32::from(ports.dst));
             let added = checksum::add(
-                checksum::add(
-                    l4::type_code_word(type6, code),
-                    checksum::sum_v6_pseudo(&src6, &dst6, ip_proto::ICMPV6, l4_len as u32),
-                ),
+                checksum::sum_v6_pseudo(&src6, &dst6, ip_proto::ICMPV6, l4_len as u32),
                 u32::from(dport6),
             );
-            seg[0] = type6;
-            put16(seg, 4, dport6);
-            let old = be16(seg, 2);
-            put16(seg, 2, checksum::adjust(old, removed, added));
+            l4::retype_icmp(seg, type6, u32::from(ports.dst), added);
+            write_u16(&mut seg[4..], dport6);
         }
     }
     match split_mtu {
@@ -614,24 +591,24 @@ fn patch_quoted(
     inner_csum: Option<usize>,
     udp: bool,
 ) {
-    let old = be16(pkt, field);
-    put16(pkt, field, new);
+    let old = read_u16(&pkt[field..]);
+    write_u16(&mut pkt[field..], new);
     let mut removed = u32::from(old);
     let mut added = u32::from(new);
     if let Some(at) = inner_csum.filter(|&at| at + 2 <= pkt.len()) {
-        let oc = be16(pkt, at);
+        let oc = read_u16(&pkt[at..]);
         if !(udp && oc == 0) {
             let mut nc = checksum::adjust(oc, u32::from(old), u32::from(new));
             if udp && nc == 0 {
                 nc = 0xffff;
             }
-            put16(pkt, at, nc);
+            write_u16(&mut pkt[at..], nc);
             removed = checksum::add(removed, u32::from(oc));
             added = checksum::add(added, u32::from(nc));
         }
     }
-    let c = be16(pkt, outer_csum);
-    put16(pkt, outer_csum, checksum::adjust(c, removed, added));
+    let c = read_u16(&pkt[outer_csum..]);
+    write_u16(&mut pkt[outer_csum..], checksum::adjust(c, removed, added));
 }
 
 /// RFC 6146 §3.4 (ICMP error processing) from the IPv4 side: the quoted packet is one this translator sent
@@ -660,10 +637,22 @@ fn icmp_error_v4_to_v6(
     let idst: [u8; 4] = pkt[q + 16..q + 20].try_into().expect("4 bytes");
     // (protocol, offset of our port in the quote, that port, the peer's port, transport checksum offset)
     let (proto, field, lport, rport, csum) = match pkt[q + 9] {
-        ip_proto::TCP => (Proto::Tcp, tp, be16(pkt, tp), be16(pkt, tp + 2), tp + 16),
-        ip_proto::UDP => (Proto::Udp, tp, be16(pkt, tp), be16(pkt, tp + 2), tp + 6),
+        ip_proto::TCP => (
+            Proto::Tcp,
+            tp,
+            read_u16(&pkt[tp..]),
+            read_u16(&pkt[tp + 2..]),
+            tp + 16,
+        ),
+        ip_proto::UDP => (
+            Proto::Udp,
+            tp,
+            read_u16(&pkt[tp..]),
+            read_u16(&pkt[tp + 2..]),
+            tp + 6,
+        ),
         ip_proto::ICMP if matches!(pkt[tp], ICMPV4_ECHO_REQUEST | ICMPV4_ECHO_REPLY) => {
-            (Proto::Icmp, tp + 4, be16(pkt, tp + 4), 0, tp + 2)
+            (Proto::Icmp, tp + 4, read_u16(&pkt[tp + 4..]), 0, tp + 2)
         }
         _ => return Verdict::Drop(DropReason::IcmpInnerInvalid),
     };
@@ -718,13 +707,19 @@ fn icmp_error_v6_to_v4(
         ip_proto::TCP => (
             Proto::Tcp,
             tp + 2,
-            be16(pkt, tp + 2),
-            be16(pkt, tp),
+            read_u16(&pkt[tp + 2..]),
+            read_u16(&pkt[tp..]),
             tp + 16,
         ),
-        ip_proto::UDP => (Proto::Udp, tp + 2, be16(pkt, tp + 2), be16(pkt, tp), tp + 6),
+        ip_proto::UDP => (
+            Proto::Udp,
+            tp + 2,
+            read_u16(&pkt[tp + 2..]),
+            read_u16(&pkt[tp..]),
+            tp + 6,
+        ),
         ip_proto::ICMPV6 if matches!(pkt[tp], ICMPV6_ECHO_REQUEST | ICMPV6_ECHO_REPLY) => {
-            (Proto::Icmp, tp + 4, be16(pkt, tp + 4), 0, tp + 2)
+            (Proto::Icmp, tp + 4, read_u16(&pkt[tp + 4..]), 0, tp + 2)
         }
         _ => return Verdict::Drop(DropReason::IcmpInnerInvalid),
     };

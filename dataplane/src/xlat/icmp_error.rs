@@ -137,12 +137,7 @@ fn fix_inner_echo(seg: &mut [u8], new_type: u8, removed_pseudo: u32, added_pseud
         }
         return;
     }
-    let (old_type, code) = (seg[0], seg[1]);
-    seg[0] = new_type;
-    let removed = checksum::add(l4::type_code_word(old_type, code), removed_pseudo);
-    let added = checksum::add(l4::type_code_word(new_type, code), added_pseudo);
-    let old = u16::from_be_bytes([seg[2], seg[3]]);
-    seg[2..4].copy_from_slice(&checksum::adjust(old, removed, added).to_be_bytes());
+    l4::retype_icmp(seg, new_type, removed_pseudo, added_pseudo);
 }
 
 /// RFC 7915 §4.3: an ICMPv4 error (with its quoted IPv4 packet) becomes an ICMPv6 error.

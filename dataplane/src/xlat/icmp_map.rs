@@ -42,8 +42,8 @@ pub fn is_icmpv6_error(msg_type: u8) -> bool {
 pub enum IcmpTriage {
     /// An error message: the slow path translates it with its inner packet.
     Error,
-    /// Echo request or reply: `(type, code, new type)`, translated on the fast path.
-    Echo(u8, u8, u8),
+    /// Echo request or reply, translated on the fast path into this type.
+    Echo(u8),
 }
 
 /// RFC 7915 §4.2 / §5.2 triage of the ICMP message at the start of `icmp`, shared by both directions (`is_error`
@@ -71,7 +71,7 @@ pub fn triage(
         return Err(DropReason::IcmpFragmented);
     }
     match map(icmp[0], icmp[1])? {
-        IcmpMapping::Echo { msg_type } => Ok(IcmpTriage::Echo(icmp[0], icmp[1], msg_type)),
+        IcmpMapping::Echo { msg_type } => Ok(IcmpTriage::Echo(msg_type)),
         IcmpMapping::Error { .. } => Err(DropReason::IcmpUntranslatableType),
     }
 }

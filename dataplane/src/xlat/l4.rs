@@ -62,6 +62,20 @@ pub fn shift_pseudo_sum(seg: &mut [u8], proto: u8, delta: u16) {
     field.copy_from_slice(&new.to_be_bytes());
 }
 
+/// Gives an ICMP message the type `new_type` (echo request/reply across families, RFC 7915 §4.2, §5.2) and
+/// updates its checksum incrementally (RFC 1624): out go the old type word and `removed`, in go the new type
+/// word and `added` — the ICMPv6 pseudo-header on whichever side has it, a rewritten identifier (RFC 6146).
+/// `seg` starts at the ICMP header and holds at least its first 4 bytes.
+#[inline(always)]
+pub fn retype_icmp(seg: &mut [u8], new_type: u8, removed: u32, added: u32) {
+    let (old_type, code) = (seg[0], seg[1]);
+    seg[0] = new_type;
+    let removed = checksum::add(type_code_word(old_type, code), removed);
+    let added = checksum::add(type_code_word(new_type, code), added);
+    let old = u16::from_be_bytes([seg[2], seg[3]]);
+    seg[2..4].copy_from_slice(&checksum::adjust(old, removed, added).to_be_bytes());
+}
+
 /// Sum of an ICMP header's first word (type and code).
 #[inline(always)]
 pub fn type_code_word(msg_type: u8, code: u8) -> u32 {

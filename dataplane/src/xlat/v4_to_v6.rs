@@ -319,21 +319,16 @@ fn fast_path(frame: &mut Frame, t: &Tenant) -> Option<Verdict> {
 
     // The same checksum arithmetic as the general path, on the values in registers.
     if proto == ip_proto::ICMP {
-        let (type4, code) = (seg[0], seg[1]);
-        let type6 = if type4 == icmpv4_type::ECHO_REQUEST {
+        let type6 = if seg[0] == icmpv4_type::ECHO_REQUEST {
             icmpv6_type::ECHO_REQUEST
         } else {
             icmpv6_type::ECHO_REPLY
         };
-        seg[0] = type6;
         let pseudo = checksum::sum_u128(src6)
             + checksum::sum_u128(dst6)
             + l4_len as u32
             + u32::from(ip_proto::ICMPV6);
-        let removed = l4::type_code_word(type4, code);
-        let added = checksum::add(l4::type_code_word(type6, code), pseudo);
-        let old = u16::from_be_bytes([seg[2], seg[3]]);
-        seg[2..4].copy_from_slice(&checksum::adjust(old, removed, added).to_be_bytes());
+        l4::retype_icmp(seg, type6, 0, pseudo);
     } else if let Some(delta) = pseudo_delta {
         // `adjust_by` equals the general `adjust`: the new addresses (unicast IPv4 inside) sum to nonzero.
         l4::shift_pseudo_sum(seg, proto, delta);
@@ -397,7 +392,7 @@ fn translate_with(frame: &mut Frame, t: &Tenant, rng: u32, pass: Pass) -> Verdic
         let map = |ty, code| icmp_map::v4_to_v6(ty, code, 0);
         match icmp_map::triage(icmp, first, h.is_fragment(), is_err, map) {
             Ok(IcmpTriage::Error) => return icmp_error::v4_to_v6(frame, t, rng),
-            Ok(IcmpTriage::Echo(t4, code, t6)) => icmp_echo = Some((t4, code, t6)),
+            Ok(IcmpTriage::Echo(type6)) => icmp_echo = Some(type6),
             Err(r) => return Verdict::Drop(r),
         }
     } else if h.protocol == IGMP {
@@ -495,16 +490,10 @@ fn translate_with(frame: &mut Frame, t: &Tenant, rng: u32, pass: Pass) -> Verdic
     );
 
     if first {
-        if let Some((type4, code, type6)) = icmp_echo {
+        if let Some(type6) = icmp_echo {
             // ICMPv6 adds a pseudo-header and a new type to the checksum (RFC 7915 §4.2).
-            seg[0] = type6;
-            let removed = l4::type_code_word(type4, code);
-            let added = checksum::add(
-                l4::type_code_word(type6, code),
-                checksum::sum_v6_pseudo(&src6, &dst6, ip_proto::ICMPV6, l4_len as u32),
-            );
-            let old = u16::from_be_bytes([seg[2], seg[3]]);
-            seg[2..4].copy_from_slice(&checksum::adjust(old, removed, added).to_be_bytes());
+            let pseudo = checksum::sum_v6_pseudo(&src6, &dst6, ip_proto::ICMPV6, l4_len as u32);
+            l4::retype_icmp(seg, type6, 0, pseudo);
         } else if h.protocol == ip_proto::UDP && seg[6] == 0 && seg[7] == 0 {
             // amend_udp_checksum_zero, unfragmented (checked above): compute it whole.
             let pseudo = checksum::sum_v6_pseudo(&src6, &dst6, ip_proto::UDP, l4_len as u32);

@@ -310,21 +310,16 @@ fn fast_path(frame: &mut Frame, t: &Tenant, rng: u32) -> Option<Verdict> {
 
     // The same checksum arithmetic as the general path, on the values in registers.
     if next == ip_proto::ICMPV6 {
-        let (type6, code) = (seg[0], seg[1]);
-        let type4 = if type6 == icmpv6_type::ECHO_REQUEST {
+        let type4 = if seg[0] == icmpv6_type::ECHO_REQUEST {
             icmpv4_type::ECHO_REQUEST
         } else {
             icmpv4_type::ECHO_REPLY
         };
-        seg[0] = type4;
         let pseudo = checksum::sum_u128(src6)
             + checksum::sum_u128(dst6)
             + l4_len as u32
             + u32::from(ip_proto::ICMPV6);
-        let removed = checksum::add(l4::type_code_word(type6, code), pseudo);
-        let added = l4::type_code_word(type4, code);
-        let old = u16::from_be_bytes([seg[2], seg[3]]);
-        seg[2..4].copy_from_slice(&checksum::adjust(old, removed, added).to_be_bytes());
+        l4::retype_icmp(seg, type4, pseudo, 0);
     } else if let Some(delta) = pseudo_delta {
         // `adjust_by` equals the general `adjust`: the new addresses are unicast, so they sum to nonzero.
         l4::shift_pseudo_sum(seg, next, delta);
@@ -361,7 +356,7 @@ fn translate_general(frame: &mut Frame, t: &Tenant, rng: u32) -> Verdict {
         let map = |ty, code| icmp_map::v6_to_v4(ty, code, 0);
         match icmp_map::triage(icmp, first, h.is_fragment(), is_err, map) {
             Ok(IcmpTriage::Error) => return icmp_error::v6_to_v4(frame, t, rng),
-            Ok(IcmpTriage::Echo(t6, code, t4)) => icmp_echo = Some((t6, code, t4)),
+            Ok(IcmpTriage::Echo(type4)) => icmp_echo = Some(type4),
             Err(r) => return Verdict::Drop(r),
         }
     }
@@ -437,16 +432,10 @@ fn translate_general(frame: &mut Frame, t: &Tenant, rng: u32) -> Verdict {
     write_ipv4_header(hdr, &h, t, src4, dst4, len4 as u16, h.hop_limit - 1, frag);
 
     if first {
-        if let Some((type6, code, type4)) = icmp_echo {
+        if let Some(type4) = icmp_echo {
             // ICMPv4 has no pseudo-header: take it out along with the old type (RFC 7915 §5.2).
-            seg[0] = type4;
-            let removed = checksum::add(
-                l4::type_code_word(type6, code),
-                checksum::sum_v6_pseudo(&h.src, &h.dst, ip_proto::ICMPV6, l4_len as u32),
-            );
-            let added = l4::type_code_word(type4, code);
-            let old = u16::from_be_bytes([seg[2], seg[3]]);
-            seg[2..4].copy_from_slice(&checksum::adjust(old, removed, added).to_be_bytes());
+            let pseudo = checksum::sum_v6_pseudo(&h.src, &h.dst, ip_proto::ICMPV6, l4_len as u32);
+            l4::retype_icmp(seg, type4, pseudo, 0);
         } else {
             let removed =
                 checksum::add(checksum::sum_addr_v6(&h.src), checksum::sum_addr_v6(&h.dst));
