@@ -93,6 +93,9 @@ pub struct XskPort {
     /// Chunks owned by the worker and not on any ring.
     free: Vec<u64>,
     ring: u32,
+    /// `poll(2)` array: one entry per socket plus room for the caller's extra fd, kept so that waiting for
+    /// frames allocates nothing.
+    pollfds: Vec<libc::pollfd>,
 }
 
 // SAFETY: the raw pointers are owned exclusively by this value (libxdp objects and the mmap'd area); the port
@@ -135,6 +138,7 @@ impl XskPort {
                 .map(|i| i * FRAME_SIZE as u64)
                 .collect(),
             ring,
+            pollfds: Vec::new(),
         };
         let ucfg = sys::xsk_umem_config {
             fill_size: ring,
@@ -218,6 +222,7 @@ impl XskPort {
         for i in 0..port.sockets.len() {
             port.refill(i);
         }
+        port.pollfds = Vec::with_capacity(port.sockets.len() + 1);
         Ok(port)
     }
 
@@ -404,18 +409,20 @@ impl XskPort {
 
     /// Waits up to `timeout_ms` for any socket to have frames to receive, or `extra` (the worker's hand-off
     /// eventfd) to be readable. Returns true if one is.
-    pub fn poll(&self, timeout_ms: i32, extra: Option<i32>) -> bool {
-        let mut fds: Vec<libc::pollfd> = self
-            .sockets
-            .iter()
-            .map(|s| s.fd)
-            .chain(extra)
-            .map(|fd| libc::pollfd {
-                fd,
-                events: libc::POLLIN,
-                revents: 0,
-            })
-            .collect();
+    pub fn poll(&mut self, timeout_ms: i32, extra: Option<i32>) -> bool {
+        let fds = &mut self.pollfds;
+        fds.clear(); // within the capacity reserved at creation: no allocation
+        fds.extend(
+            self.sockets
+                .iter()
+                .map(|s| s.fd)
+                .chain(extra)
+                .map(|fd| libc::pollfd {
+                    fd,
+                    events: libc::POLLIN,
+                    revents: 0,
+                }),
+        );
         // SAFETY: fds is a live array of fds.len() entries.
         let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout_ms) };
         n > 0
