@@ -173,25 +173,14 @@ fn nat64_two_workers_hand_off_tcp_udp_static_bib_hairpin() {
         "ip netns exec {a} ping -6 -c 3 -i 0.3 -W 3 {CLIENT6_B}"
     ));
 
-    let www = t.dir.join("www");
-    std::fs::create_dir_all(&www).unwrap();
-    std::fs::write(www.join("f.txt"), "x".repeat(50_000)).unwrap();
-    let www = www.display().to_string();
+    let www = t.www(&[("f.txt", &"x".repeat(50_000))]);
     let echo = t.dir.join("udp_echo.py");
     std::fs::write(&echo, UDP_ECHO).unwrap();
     let udp = t.dir.join("udp_client.py");
     std::fs::write(&udp, UDP_CLIENT).unwrap();
-    t.spawn(
-        &v,
-        &format!("python3 -m http.server --bind {SERVER4} --directory {www} 8080"),
-    );
-    t.spawn(
-        &c,
-        &format!("python3 -m http.server --bind {CLIENT6} --directory {www} 8081"),
-    );
+    t.serve_http(&v, SERVER4, 8080, &www);
+    t.serve_http(&c, CLIENT6, 8081, &www);
     t.spawn(&v, &format!("python3 {} {SERVER4} 7000", echo.display()));
-    t.wait_listen(&v, "t", 8080);
-    t.wait_listen(&c, "t", 8081);
     t.wait_listen(&v, "u", 7000);
 
     // ICMP echo (the identifier is the "port").

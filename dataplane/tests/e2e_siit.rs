@@ -153,30 +153,14 @@ fn udp_both_ways() {
     assert!(counter(&out, "v4_to_v6", "translated") >= 1, "{out}");
 }
 
-#[test]
-fn tcp_http_both_ways() {
-    if !can_run() {
-        return;
-    }
-    let mut t = Topo::new();
-    t.start("");
+/// Serves a file of `lines` numbered lines from each side (IPv4 server :8080, IPv6 client :8081) and fetches
+/// it across the translator both ways with curl: every byte must arrive.
+fn http_both_ways(t: &mut Topo, lines: usize) {
     let (c, v) = (t.client.clone(), t.server.clone());
-    // 200 KB: many full-sized segments each way.
-    let www = t.dir.join("www");
-    std::fs::create_dir_all(&www).unwrap();
-    let body: String = (0..20_000).map(|i| format!("{:09}\n", i)).collect();
-    std::fs::write(www.join("file.txt"), &body).unwrap();
-    let www = www.display().to_string();
-    t.spawn(
-        &v,
-        &format!("python3 -m http.server --bind {SERVER4} --directory {www} 8080"),
-    );
-    t.spawn(
-        &c,
-        &format!("python3 -m http.server --bind {CLIENT6} --directory {www} 8081"),
-    );
-    t.wait_listen(&v, "t", 8080);
-    t.wait_listen(&c, "t", 8081);
+    let body: String = (0..lines).map(|i| format!("{:09}\n", i)).collect();
+    let www = t.www(&[("file.txt", &body)]);
+    t.serve_http(&v, SERVER4, 8080, &www);
+    t.serve_http(&c, CLIENT6, 8081, &www);
     for (ns, url) in [
         (&c, format!("http://[{SERVER_AS6}]:8080/file.txt")),
         (&v, format!("http://{CLIENT_AS4}:8081/file.txt")),
@@ -192,6 +176,17 @@ fn tcp_http_both_ways() {
             t.diag()
         );
     }
+}
+
+#[test]
+fn tcp_http_both_ways() {
+    if !can_run() {
+        return;
+    }
+    let mut t = Topo::new();
+    t.start("");
+    // 200 KB: many full-sized segments each way.
+    http_both_ways(&mut t, 20_000);
     t.stop();
 }
 
@@ -383,33 +378,7 @@ fn smaller_mtu_answered_with_packet_too_big_and_fragments_both_ways() {
     // splits them into IPv6 fragments.
     assert_pings(&t, &v, &format!("-M dont -s 1372 {CLIENT_AS4}"));
     // A transfer across the smaller MTU completes both ways.
-    let www = t.dir.join("www");
-    std::fs::create_dir_all(&www).unwrap();
-    let body: String = (0..10_000).map(|i| format!("{:09}\n", i)).collect();
-    std::fs::write(www.join("file.txt"), &body).unwrap();
-    let www = www.display().to_string();
-    t.spawn(
-        &v,
-        &format!("python3 -m http.server --bind {SERVER4} --directory {www} 8080"),
-    );
-    t.spawn(
-        &c,
-        &format!("python3 -m http.server --bind {CLIENT6} --directory {www} 8081"),
-    );
-    t.wait_listen(&v, "t", 8080);
-    t.wait_listen(&c, "t", 8081);
-    for (ns, url) in [
-        (&c, format!("http://[{SERVER_AS6}]:8080/file.txt")),
-        (&v, format!("http://{CLIENT_AS4}:8081/file.txt")),
-    ] {
-        let o = t.in_ns(ns, &format!("curl -sS -m 10 {url}"));
-        assert!(
-            String::from_utf8_lossy(&o.stdout) == body,
-            "curl {url} from {ns}: {}\n{}",
-            String::from_utf8_lossy(&o.stderr),
-            t.diag()
-        );
-    }
+    http_both_ways(&mut t, 10_000);
     let out = t.stop();
     assert!(out.contains("packet_too_big="), "{out}");
     assert!(counter(&out, "v4_to_v6", "fragments_created") >= 2, "{out}");
@@ -423,15 +392,8 @@ fn two_queues_two_workers() {
     let mut t = Topo::with_queues(2);
     t.start("queues = 2\ncores = [0, 1]");
     let (c, v) = (t.client.clone(), t.server.clone());
-    let www = t.dir.join("www");
-    std::fs::create_dir_all(&www).unwrap();
-    std::fs::write(www.join("f.txt"), "x".repeat(50_000)).unwrap();
-    let www = www.display().to_string();
-    t.spawn(
-        &v,
-        &format!("python3 -m http.server --bind {SERVER4} --directory {www} 8080"),
-    );
-    t.wait_listen(&v, "t", 8080);
+    let www = t.www(&[("f.txt", &"x".repeat(50_000))]);
+    t.serve_http(&v, SERVER4, 8080, &www);
     // 16 connections: the client's veth spreads them over its two queues by flow hash, so both of the
     // appliance's receive queues (and workers) see traffic.
     let url = format!("http://[{SERVER_AS6}]:8080/f.txt");

@@ -278,6 +278,26 @@ impl Topo {
         self.children.len() - 1
     }
 
+    /// Writes `files` (name, content) into a fresh directory `www` under the test's directory and returns its
+    /// path, for [`Topo::serve_http`].
+    pub fn www(&self, files: &[(&str, &str)]) -> String {
+        let www = self.dir.join("www");
+        std::fs::create_dir_all(&www).unwrap();
+        for (name, content) in files {
+            std::fs::write(www.join(name), content).unwrap();
+        }
+        www.display().to_string()
+    }
+
+    /// Serves `www` with `python3 -m http.server` on `bind`:`port` in `ns` and waits until it listens.
+    pub fn serve_http(&mut self, ns: &str, bind: &str, port: u16, www: &str) {
+        self.spawn(
+            ns,
+            &format!("python3 -m http.server --bind {bind} --directory {www} {port}"),
+        );
+        self.wait_listen(ns, "t", port);
+    }
+
     /// Waits until something listens on `proto` port `port` in `ns` ("t" TCP, "u" UDP).
     pub fn wait_listen(&self, ns: &str, proto: &str, port: u16) {
         let deadline = Instant::now() + Duration::from_secs(15);
