@@ -425,7 +425,7 @@ pub fn write_summary(out: &mut dyn Write, r: &Report) -> io::Result<()> {
 
 fn total_dropped(s: &Stats, reason: DropReason) -> u64 {
     let i = reason as usize;
-    s.dir.iter().map(|d| d.dropped[i]).sum::<u64>() + s.unclassified.dropped[i]
+    s.rows().map(|d| d.dropped[i]).sum::<u64>()
 }
 
 #[cfg(test)]
@@ -450,7 +450,7 @@ mod tests {
     #[test]
     fn summary_lists_directions_and_nonzero_reasons() {
         let mut stats = Stats::default();
-        let d = stats.dir_mut(Direction::V6ToV4);
+        let d = stats.counters_mut(None, Direction::V6ToV4);
         d.received = 3;
         d.translated = 1;
         d.icmp_errors_sent = 1;

@@ -603,7 +603,7 @@ fn main() {
                 });
             }
             let st = e.pipeline.stats();
-            let dropped: u64 = st.dir.iter().flat_map(|d| d.dropped.iter()).sum();
+            let dropped: u64 = st.rows().flat_map(|d| d.dropped.iter()).sum();
             assert_eq!(dropped, 0, "no drops in the established cases");
         }
     }
@@ -639,7 +639,7 @@ fn main() {
             })
         });
         let st = p.stats();
-        let dropped: u64 = st.dir.iter().flat_map(|d| d.dropped.iter()).sum();
+        let dropped: u64 = st.rows().flat_map(|d| d.dropped.iter()).sum();
         assert_eq!(dropped, 0, "no drops in the new-session cases");
     }
     g.finish();

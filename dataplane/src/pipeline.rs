@@ -89,9 +89,10 @@ impl Pipeline {
         let workers = workers.max(1);
         assert!(worker < workers, "worker {worker} of {workers}");
         let nat64 = Nat64State::new(&snapshot, worker, workers, cap).map(Box::new);
+        let stats = Stats::for_tenants(snapshot.tenants().len());
         Pipeline {
             snapshot,
-            stats: Stats::default(),
+            stats,
             rng: 0x2545_f491 ^ (u32::from(worker) << 16),
             scratch: vec![0; fragment::MAX_PACKET].into_boxed_slice(),
             nat64,
@@ -181,6 +182,16 @@ impl Pipeline {
             self.nat64 = Nat64State::new(&snapshot, self.worker, self.workers, self.nat64_capacity)
                 .map(Box::new);
         }
+        // Counters follow their tenant by name (indices may shift when tenants are added or removed).
+        let old = &self.snapshot;
+        self.stats.remap(snapshot.tenants().len(), |t| {
+            let name = &old.tenants().get(usize::from(t))?.name;
+            snapshot
+                .tenants()
+                .iter()
+                .find(|n| &n.name == name)
+                .map(|n| n.index)
+        });
         self.snapshot = snapshot;
     }
 
@@ -313,7 +324,7 @@ impl Pipeline {
             side,
             vlan: vlan_for(tenant, side),
         });
-        let st: &mut DirectionStats = self.stats.dir_mut(direction);
+        let st: &mut DirectionStats = self.stats.counters_mut(tenant.map(|t| t.index), direction);
         st.received += 1;
         st.translated += 1;
         Outcome {
@@ -338,7 +349,7 @@ impl Pipeline {
     where
         F: FnMut(Output<'_>) + ?Sized,
     {
-        let st: &mut DirectionStats = stats.dir_mut(direction);
+        let st: &mut DirectionStats = stats.counters_mut(tenant.map(|t| t.index), direction);
         if !matches!(verdict, Verdict::HandOff(_)) {
             st.received += 1;
         }

@@ -195,31 +195,94 @@ impl DirectionStats {
     }
 }
 
-/// One worker's counters, per direction. Packets that are neither IPv4 nor IPv6 count under `not_ip` in
-/// `unclassified`.
+/// One worker's counters, per tenant and direction. Packets no tenant claimed count in `untenanted`; packets
+/// that are neither IPv4 nor IPv6 count under `not_ip` in `unclassified`.
+///
+/// A packet is counted once, in the row of the tenant that classified it: per-direction totals are summed on
+/// read ([`Stats::dir`]), so the packet path increments one row only.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Stats {
-    pub dir: [DirectionStats; 2],
+    /// `tenants[t][d]`: tenant index `t` of the running snapshot, direction `d`.
+    pub tenants: Vec<[DirectionStats; 2]>,
+    /// Per direction: packets dropped before or at classification (no tenant known).
+    pub untenanted: [DirectionStats; 2],
     /// Packets dropped before a direction was known (not IP at all).
     pub unclassified: DirectionStats,
 }
 
 impl Stats {
-    #[inline]
-    pub fn dir_mut(&mut self, d: Direction) -> &mut DirectionStats {
-        &mut self.dir[d as usize]
+    /// Counters for a snapshot with `tenants` tenants, all zero.
+    pub fn for_tenants(tenants: usize) -> Stats {
+        Stats {
+            tenants: vec![Default::default(); tenants],
+            ..Stats::default()
+        }
     }
 
+    /// The row of `tenant` (or of no tenant) in direction `d`. A tenant index beyond the rows (a snapshot
+    /// swapped in without [`Stats::remap`]) counts as no tenant rather than panicking.
     #[inline]
-    pub fn dir(&self, d: Direction) -> &DirectionStats {
-        &self.dir[d as usize]
+    pub fn counters_mut(&mut self, tenant: Option<u16>, d: Direction) -> &mut DirectionStats {
+        match tenant.and_then(|t| self.tenants.get_mut(usize::from(t))) {
+            Some(row) => &mut row[d as usize],
+            None => &mut self.untenanted[d as usize],
+        }
     }
 
+    /// The counters of `tenant` (or of no tenant) in direction `d`.
+    pub fn counters(&self, tenant: Option<u16>, d: Direction) -> &DirectionStats {
+        match tenant.and_then(|t| self.tenants.get(usize::from(t))) {
+            Some(row) => &row[d as usize],
+            None => &self.untenanted[d as usize],
+        }
+    }
+
+    /// Direction `d` summed over every tenant and the untenanted row.
+    pub fn dir(&self, d: Direction) -> DirectionStats {
+        let mut sum = self.untenanted[d as usize].clone();
+        for row in &self.tenants {
+            sum.add(&row[d as usize]);
+        }
+        sum
+    }
+
+    /// Every row: each tenant's two directions, the untenanted ones, then the unclassified one.
+    pub fn rows(&self) -> impl Iterator<Item = &DirectionStats> {
+        self.tenants
+            .iter()
+            .flatten()
+            .chain(self.untenanted.iter())
+            .chain([&self.unclassified])
+    }
+
+    /// Adds `other` row by row (tenant `t` to tenant `t`: both must count under the same snapshot).
     pub fn add(&mut self, other: &Stats) {
-        for (a, b) in self.dir.iter_mut().zip(other.dir.iter()) {
+        if self.tenants.len() < other.tenants.len() {
+            self.tenants.resize(other.tenants.len(), Default::default());
+        }
+        for (a, b) in self.tenants.iter_mut().zip(&other.tenants) {
+            for (x, y) in a.iter_mut().zip(b) {
+                x.add(y);
+            }
+        }
+        for (a, b) in self.untenanted.iter_mut().zip(other.untenanted.iter()) {
             a.add(b);
         }
         self.unclassified.add(&other.unclassified);
+    }
+
+    /// A new snapshot with `tenants` tenants was swapped in: tenant `t`'s row moves to `new_index(t)`, rows of
+    /// tenants that no longer exist are dropped (their series end), new tenants start at zero.
+    pub fn remap(&mut self, tenants: usize, new_index: impl Fn(u16) -> Option<u16>) {
+        let mut rows = vec![<[DirectionStats; 2]>::default(); tenants];
+        for (t, row) in self.tenants.drain(..).enumerate() {
+            if let Some(n) = u16::try_from(t).ok().and_then(&new_index) {
+                if let Some(slot) = rows.get_mut(usize::from(n)) {
+                    *slot = row;
+                }
+            }
+        }
+        self.tenants = rows;
     }
 }
 
@@ -239,5 +302,23 @@ mod tests {
                 .all(|b| b.is_ascii_lowercase() || b == b'_' || b.is_ascii_digit()));
         }
         assert_eq!(DropReason::COUNT, seen.len());
+    }
+
+    #[test]
+    fn tenant_rows_sum_into_directions_and_follow_a_remap() {
+        let mut s = Stats::for_tenants(2);
+        s.counters_mut(Some(0), Direction::V6ToV4).translated = 3;
+        s.counters_mut(Some(1), Direction::V6ToV4).translated = 4;
+        s.counters_mut(None, Direction::V6ToV4).translated = 5;
+        // Out of range: counted as untenanted, no panic.
+        s.counters_mut(Some(9), Direction::V6ToV4).translated += 1;
+        assert_eq!(s.dir(Direction::V6ToV4).translated, 13);
+        assert_eq!(s.dir(Direction::V4ToV6).translated, 0);
+        assert_eq!(s.rows().count(), 2 * 2 + 2 + 1);
+        // Tenant 0 removed, tenant 1 becomes 0, a new tenant 1 appears.
+        s.remap(2, |t| (t == 1).then_some(0));
+        assert_eq!(s.counters(Some(0), Direction::V6ToV4).translated, 4);
+        assert_eq!(s.counters(Some(1), Direction::V6ToV4).translated, 0);
+        assert_eq!(s.counters(None, Direction::V6ToV4).translated, 6);
     }
 }

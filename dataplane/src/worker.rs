@@ -463,7 +463,7 @@ impl Worker {
     fn report(&self) -> WorkerReport {
         let mut stats = self.pipeline.stats().clone();
         for d in Direction::ALL {
-            stats.dir_mut(d).dropped[DropReason::HandOffRingFull as usize] +=
+            stats.counters_mut(None, d).dropped[DropReason::HandOffRingFull as usize] +=
                 self.ring_full[d as usize];
         }
         WorkerReport {

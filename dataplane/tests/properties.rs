@@ -1168,7 +1168,7 @@ proptest! {
     ) {
         let snap = &harness::configs()[3];
         let mut p = Pipeline::new(Arc::clone(snap));
-        let mut want = dataplane::stats::Stats::default();
+        let mut want = dataplane::stats::Stats::for_tenants(snap.tenants().len());
         for data in &inputs {
             let pkt = &data[1..];
             let mut buf = vec![0u8; HEADROOM + pkt.len() + 64];
@@ -1177,7 +1177,7 @@ proptest! {
             let mut emitted = 0usize;
             let o = p.process(&mut frame, &mut |_| emitted += 1);
             let d = match o.direction {
-                Some(d) => want.dir_mut(d),
+                Some(d) => want.counters_mut(o.tenant, d),
                 None => &mut want.unclassified,
             };
             d.received += 1;
@@ -1203,11 +1203,10 @@ proptest! {
             }
         }
         prop_assert_eq!(p.stats(), &want);
-        for d in p.stats().dir.iter().chain([&p.stats().unclassified]) {
+        for d in p.stats().rows() {
             prop_assert_eq!(d.received, d.translated + d.dropped_total());
         }
-        let total: u64 = p.stats().dir.iter().map(|d| d.received).sum::<u64>()
-            + p.stats().unclassified.received;
+        let total: u64 = p.stats().rows().map(|d| d.received).sum::<u64>();
         prop_assert_eq!(total, inputs.len() as u64);
     }
 }

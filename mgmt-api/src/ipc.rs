@@ -4,6 +4,11 @@
 //! with the version it runs; the control process then sends [`ToDataplane::Apply`] whenever the version it
 //! holds differs from the one the dataplane acknowledged, and the dataplane answers each with
 //! [`FromDataplane::Applied`] (compiled and swapped in) or [`FromDataplane::Rejected`] (nothing changed).
+//!
+//! Queries ([`ToDataplane::GetStats`], [`ToDataplane::GetSessions`]) may come on the same connection or on
+//! others: the dataplane serves several connections at once, each starting with its hello, and answers each
+//! message on the connection it came from, in order. A message it cannot serve is answered with
+//! [`FromDataplane::Error`].
 
 use std::io::{self, BufRead, Write};
 
@@ -11,6 +16,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::config::ConfigError;
+use crate::report::{DataplaneStats, SessionPage, SessionQuery};
 use crate::Config;
 
 /// Longest message accepted (a whole configuration, as JSON).
@@ -21,9 +27,13 @@ pub const MAX_MESSAGE_BYTES: usize = 16 << 20;
 pub enum ToDataplane {
     /// Run this configuration.
     Apply { version: u64, config: Config },
+    /// Every worker's counters: answered with [`FromDataplane::Stats`].
+    GetStats,
+    /// One page of NAT64 sessions: answered with [`FromDataplane::Sessions`].
+    GetSessions(SessionQuery),
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum FromDataplane {
     /// First message on a connection: the version running (`None`: started from a file, or nothing yet).
@@ -36,6 +46,12 @@ pub enum FromDataplane {
     Rejected {
         version: u64,
         errors: Vec<ConfigError>,
+    },
+    Stats(DataplaneStats),
+    Sessions(SessionPage),
+    /// The message could not be served (e.g. a query the dataplane does not know, or bad query values).
+    Error {
+        message: String,
     },
 }
 
@@ -91,6 +107,29 @@ mod tests {
             Some(FromDataplane::Applied { version: 3 })
         );
         assert_eq!(read_message::<_, FromDataplane>(&mut r).unwrap(), None);
+        let mut buf = Vec::new();
+        let q = ToDataplane::GetSessions(SessionQuery {
+            protocol: Some("tcp".into()),
+            limit: Some(5),
+            ..SessionQuery::default()
+        });
+        write_message(&mut buf, &q).unwrap();
+        write_message(&mut buf, &ToDataplane::GetStats).unwrap();
+        let stats = FromDataplane::Stats(DataplaneStats {
+            running_version: Some(2),
+            ..DataplaneStats::default()
+        });
+        write_message(&mut buf, &stats).unwrap();
+        let mut r = io::BufReader::new(&buf[..]);
+        assert_eq!(read_message::<_, ToDataplane>(&mut r).unwrap(), Some(q));
+        assert_eq!(
+            read_message::<_, ToDataplane>(&mut r).unwrap(),
+            Some(ToDataplane::GetStats)
+        );
+        assert_eq!(
+            read_message::<_, FromDataplane>(&mut r).unwrap(),
+            Some(stats)
+        );
         let mut r = io::BufReader::new(&b"{\"type\":\"applied\""[..]);
         assert!(read_message::<_, FromDataplane>(&mut r).is_err());
     }

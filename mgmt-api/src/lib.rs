@@ -9,5 +9,6 @@
 pub mod api;
 pub mod config;
 pub mod ipc;
+pub mod report;
 
 pub use config::{Config, ConfigError, ConfigErrors};

@@ -776,7 +776,7 @@ impl Nat64State {
             let Some(t) = snapshot.tenants().get(usize::from(h.tenant)) else {
                 continue;
             };
-            let dir = stats.dir_mut(Direction::V4ToV6);
+            let dir = stats.counters_mut(Some(t.index), Direction::V4ToV6);
             let Some(mut frame) = Frame::copy_from(scratch, &h.data[..usize::from(h.len)]) else {
                 continue;
             };
