@@ -32,7 +32,7 @@ TRIAL_S=${TRIAL_S:-0.5}
 # for nat64, IPv4 clients reaching the IPv6 host through a static BIB entry, 203.0.113.1#5001 -> [2001:db8:6::10]#5001:
 # every flow opens a session from the IPv4 side, then rides it).
 DIR=${DIR:-v6}
-# AF_XDP ring entries of the xlat64 devices (`[dataplane] ring_size`); the raw forwarder keeps 2048.
+# AF_XDP ring entries of the AF_XDP devices (`[dataplane] ring_size`, the raw forwarder's --ring).
 RING_SIZE=${RING_SIZE:-2048}
 if [ "$DIR" = v4 ]; then FRAME=${FRAME:-64}; else FRAME=${FRAME:-84}; fi
 FLOWS=${FLOWS:-16}
@@ -205,7 +205,7 @@ start_dut() {
     : >"$log"
     case $dut in
     raw)
-        ip netns exec "$A" nice -n "$NICE" taskset -c "$DUT_CORE" "$GEN" forward $(if [ "$DIR" = v4 ]; then echo --in a4 --out a6 --dst-mac "$G6MAC"; else echo --in a6 --out a4 --dst-mac "$G4MAC"; fi) --core "$DUT_CORE" $([ "$POLL_MODE" = busy ] && echo --busy) >"$log" 2>&1 &
+        ip netns exec "$A" nice -n "$NICE" taskset -c "$DUT_CORE" "$GEN" forward $(if [ "$DIR" = v4 ]; then echo --in a4 --out a6 --dst-mac "$G6MAC"; else echo --in a6 --out a4 --dst-mac "$G4MAC"; fi) --core "$DUT_CORE" --ring "$RING_SIZE" $([ "$POLL_MODE" = busy ] && echo --busy) >"$log" 2>&1 &
         DUT_PID=$!
         wait_line "$log" ready
         ;;
