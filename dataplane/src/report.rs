@@ -39,6 +39,10 @@ use crate::worker::IoCounters;
 /// Interval between two publications of a worker's counters (ns): ten a second is finer than any scrape.
 pub const PUBLISH_INTERVAL_NS: u64 = 100_000_000;
 
+/// After a round skipped because a reader held the slot, the next try comes this much later (ns), so a slow
+/// reader does not make the worker capture its counters after every batch.
+pub const PUBLISH_RETRY_NS: u64 = 10_000_000;
+
 /// Longest a worker may sleep in poll() while reports are on (ms): it publishes and answers session queries
 /// between batches, so an idle worker must wake up that often.
 pub const REPORT_POLL_MS: i32 = 100;
@@ -87,8 +91,6 @@ pub struct TenantTables {
 /// A worker's counters at one moment, as it publishes them. Its buffers are reused from round to round.
 #[derive(Debug, Clone, Default)]
 pub struct Publication {
-    /// False until the worker published for the first time.
-    pub valid: bool,
     pub io: IoCounters,
     pub arp_nd_probes: u64,
     /// The translator's counters, hand-off ring-full drops included.
@@ -112,7 +114,6 @@ impl Publication {
         handoff_ring_full: [u64; 2],
         batch_ns: &Histogram<u64>,
     ) {
-        self.valid = true;
         self.io = *io;
         self.arp_nd_probes = arp_nd_probes;
         copy_stats(&mut self.stats, pipeline.stats());
@@ -569,14 +570,17 @@ impl Reporter {
         &mut self.scratch
     }
 
-    /// Swaps the filled publication into the hub unless a reader holds the slot (then it stays due: the
-    /// next call tries again). Never blocks. True if published.
+    /// Swaps the filled publication into the hub unless a reader holds the slot (then the round is skipped
+    /// and the next try is due [`PUBLISH_RETRY_NS`] later). Never blocks. True if published.
     pub fn publish(&mut self, now_ns: u64) -> bool {
         let slot = &self.hub.slots[self.worker];
         let mut guard = match slot.try_lock() {
             Ok(g) => g,
             Err(TryLockError::Poisoned(e)) => e.into_inner(),
-            Err(TryLockError::WouldBlock) => return false,
+            Err(TryLockError::WouldBlock) => {
+                self.next_ns = now_ns.saturating_add(PUBLISH_RETRY_NS);
+                return false;
+            }
         };
         // The previous publication comes back as the next round's buffers.
         std::mem::swap(&mut *guard, &mut self.scratch);

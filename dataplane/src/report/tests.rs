@@ -60,7 +60,6 @@ fn run(pipes: &mut [Pipeline], pkt: &[u8]) -> usize {
 #[test]
 fn report_rows_name_their_tenant_and_list_every_drop_reason() {
     let mut p = Publication {
-        valid: true,
         tenants: vec!["alpha".into(), "beta".into()],
         stats: Stats::for_tenants(2),
         arp_nd_probes: 4,
@@ -234,12 +233,15 @@ fn a_published_round_reaches_the_hub_and_a_held_slot_is_skipped() {
     assert!(Reporter::new(hub.clone(), 2).is_none());
     assert!(r.due(0));
     r.publication().io.rx_packets = 42;
-    r.publication().valid = true;
     {
         let _reader = hub.slots[1].lock().unwrap();
         assert!(!r.publish(5), "a reader holds the slot: skip, do not block");
     }
-    assert!(r.due(5));
+    assert!(
+        !r.due(5 + PUBLISH_RETRY_NS - 1),
+        "skipped: retried a little later"
+    );
+    assert!(r.due(5 + PUBLISH_RETRY_NS));
     assert!(r.publish(5));
     assert!(!r.due(5 + PUBLISH_INTERVAL_NS - 1));
     assert!(r.due(5 + PUBLISH_INTERVAL_NS));
