@@ -17,6 +17,7 @@ use dataplane::io::afxdp::{retry_while_busy, XskPort, XskSizes};
 use dataplane::io::steer::{SteerProgram, STEER_V4, STEER_V6};
 use dataplane::l2;
 use dataplane::pipeline::Pipeline;
+use dataplane::report::ReportHub;
 use dataplane::tables::Snapshot;
 use dataplane::worker::{self, Control, Egress, HandoffHub, WorkerConfig};
 use mgmt_api::config::{parse_mac, InterfaceRole, PollMode};
@@ -176,7 +177,15 @@ fn main() -> Result<()> {
     }
 
     install_signals();
-    let ctl = Arc::new(Control::default());
+    // Workers publish their counters and answer session queries here (read through `ctl.reports`).
+    let reports = ReportHub::new(
+        usize::from(dp.queues),
+        ifaces.iter().map(|i| i.name.clone()).collect(),
+    );
+    let ctl = Arc::new(Control {
+        reports: Some(reports),
+        ..Control::default()
+    });
     let allowed = core_affinity::get_core_ids().unwrap_or_default();
     let mut handles = Vec::new();
     for (q, port) in ports.into_iter().enumerate() {
