@@ -12,6 +12,7 @@
 //! - [`import`]: `xlat64 import`: other translators' configurations converted into ours.
 //! - [`metrics`]: Prometheus `/metrics` on its own listener.
 //! - [`server`]: `xlat64-control`'s listeners and startup.
+//! - [`table`]: the CLI's plain-text tables.
 //! - [`translate`]: `xlat64 translate`, offline translation of a capture file.
 
 pub mod cli;
@@ -23,6 +24,7 @@ pub mod push;
 pub mod rest;
 pub mod server;
 pub mod service;
+pub mod table;
 pub mod translate;
 
 /// The fake dataplane the tests serve the socket with (one implementation, shared with the integration tests).
