@@ -910,7 +910,10 @@ mod tests {
         assert!(drop_lines[0]
             .split_whitespace()
             .eq([reason, "unknown", "5"]));
-        let w1 = lines.iter().find(|l| l.starts_with("1 ")).unwrap();
+        let w1 = lines
+            .iter()
+            .find(|l| l.split_whitespace().next() == Some("1"))
+            .unwrap();
         assert!(w1.split_whitespace().any(|c| c == "500"), "{w1}");
 
         let page = SessionPage {

@@ -591,6 +591,44 @@ mod tests {
         let _ = std::fs::remove_dir_all(dir);
     }
 
+    /// docs/metrics.md names every metric family and every drop reason.
+    #[test]
+    fn every_metric_and_reason_is_documented() {
+        let doc =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/metrics.md"))
+                .unwrap();
+        let (m, dir) = metrics("doc");
+        let text = m.render_with(Some(sample_stats()));
+        for line in text.lines() {
+            let Some(rest) = line.strip_prefix("# TYPE ") else {
+                continue;
+            };
+            let (name, kind) = rest.split_once(' ').unwrap();
+            let exposed = match kind {
+                "counter" => format!("{name}_total"),
+                "info" => format!("{name}_info"),
+                _ => name.to_owned(),
+            };
+            let documented = if exposed.starts_with("xlat64_worker_") && kind == "counter" {
+                "xlat64_worker_<name>_total".to_owned()
+            } else {
+                exposed
+            };
+            assert!(
+                doc.contains(&format!("| `{documented}` |")),
+                "{documented} is not in docs/metrics.md"
+            );
+        }
+        for r in DropReason::ALL {
+            assert!(
+                doc.contains(&format!("| `{}` |", r.as_str())),
+                "reason {}",
+                r.as_str()
+            );
+        }
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
     #[test]
     fn buckets_made_per_bucket_with_inf() {
         let h = LatencyHistogram {

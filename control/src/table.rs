@@ -1,5 +1,5 @@
-//! Plain-text tables for the CLI: a header and rows, columns padded to their widest cell; the first column
-//! left-aligned (a name), the others right-aligned (mostly numbers).
+//! Plain-text tables for the CLI: a header and rows, columns padded to their widest cell; columns of numbers
+//! right-aligned, the others left-aligned.
 
 pub struct Table {
     rows: Vec<Vec<String>>,
@@ -29,14 +29,26 @@ impl Table {
                     .unwrap_or(0)
             })
             .collect();
+        // A column is numeric when every cell under the header is a number (or `-`, none).
+        let numeric: Vec<bool> = (0..cols)
+            .map(|c| {
+                self.rows[1..]
+                    .iter()
+                    .filter_map(|r| r.get(c))
+                    .all(|s| s == "-" || s.parse::<f64>().is_ok())
+            })
+            .collect();
         let mut out = String::new();
         for r in &self.rows {
             let mut line = String::new();
             for (c, cell) in r.iter().enumerate() {
-                if c == 0 {
-                    line += &format!("{cell:<w$}", w = widths[c]);
+                if c > 0 {
+                    line += "  ";
+                }
+                if numeric[c] {
+                    line += &format!("{cell:>w$}", w = widths[c]);
                 } else {
-                    line += &format!("  {cell:>w$}", w = widths[c]);
+                    line += &format!("{cell:<w$}", w = widths[c]);
                 }
             }
             out += line.trim_end();
@@ -55,6 +67,10 @@ mod tests {
         let mut t = Table::new(&["NAME", "N"]);
         t.row(vec!["a".into(), "1000".into()]);
         t.row(vec!["longer".into(), "7".into()]);
-        assert_eq!(t.render(), "NAME       N\na       1000\nlonger     7\n");
+        t.row(vec!["x".into(), "-".into()]);
+        assert_eq!(
+            t.render(),
+            "NAME       N\na       1000\nlonger     7\nx          -\n"
+        );
     }
 }
