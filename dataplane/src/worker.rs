@@ -50,9 +50,6 @@ pub struct Control {
 /// never exceeds it, and translating IPv6→IPv4 only shrinks it).
 pub const HANDOFF_MAX: usize = FRAME_SIZE - XDP_HEADROOM;
 
-/// Slots per hand-off ring (per ordered pair of workers). Slots are allocated once, when the ring is built.
-pub const HANDOFF_RING: usize = 256;
-
 /// A hand-off slot: one network-layer packet and where it came in.
 pub struct HandoffPacket {
     len: u16,
