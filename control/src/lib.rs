@@ -12,7 +12,7 @@
 //! - [`import`]: `xlat64 import`: other translators' configurations converted into ours.
 //! - [`metrics`]: Prometheus `/metrics` on its own listener.
 //! - [`server`]: `xlat64-control`'s listeners and startup.
-//! - [`table`]: the CLI's plain-text tables.
+//! - [`report_text`], [`table`]: the dataplane's reports as the CLI's plain-text tables.
 //! - [`translate`]: `xlat64 translate`, offline translation of a capture file.
 
 pub mod cli;
@@ -21,6 +21,7 @@ pub mod dataplane_client;
 pub mod import;
 pub mod metrics;
 pub mod push;
+pub mod report_text;
 pub mod rest;
 pub mod server;
 pub mod service;

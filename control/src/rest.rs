@@ -629,8 +629,10 @@ pub struct SessionsParams {
     /// Sessions any of whose addresses (IPv6 client, pool4 address, IPv4 remote) is this one.
     pub address: Option<String>,
     /// Matching sessions to skip (default 0).
+    #[param(value_type = Option<u64>)]
     pub offset: Option<String>,
     /// Page size, 0 to 10000 (default 100).
+    #[param(value_type = Option<u64>)]
     pub limit: Option<String>,
 }
 
