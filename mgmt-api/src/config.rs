@@ -107,7 +107,7 @@ fn default_poll_timeout_ms() -> u32 {
 }
 
 fn default_ring_size() -> u32 {
-    2048
+    8192
 }
 
 fn default_handoff_ring_size() -> u32 {
