@@ -453,6 +453,26 @@ mod tests {
     }
 
     #[test]
+    fn memory_is_what_the_docs_say() {
+        // docs/nat64.md, docs/config.md: a 72-byte slot and 8 bytes of buckets per fragment, and
+        // ⌈bytes / 128⌉ + max chunks of 128 bytes plus a 4-byte link.
+        assert_eq!(std::mem::size_of::<Slot>(), 72);
+        let l = HoldLimits {
+            max: 256,
+            bytes: 256 << 10,
+            timeout: 0,
+        };
+        let s = FragStore::new(&[l], 0);
+        let chunks = (256 << 10) / CHUNK + 256;
+        let quota = std::mem::size_of::<Quota>();
+        assert_eq!(
+            s.memory(),
+            256 * 72 + 512 * 4 + chunks * (CHUNK + 4) + quota
+        );
+        assert_eq!(s.memory(), 324_608 + quota); // 317 KiB with the defaults
+    }
+
+    #[test]
     fn a_store_without_limits_holds_nothing() {
         let mut s = FragStore::new(&[], 0);
         let k = key4(0, 6, 1, [1; 4], [2; 4]);

@@ -1144,7 +1144,7 @@ fn held_fragment_v6_to_v4_last_then_first() {
             u16::from_be_bytes([p[6], p[7]])
         })
         .collect();
-    assert_eq!(offs, [0x2000, 112 / 8, 0x2000 | 56 / 8]);
+    assert_eq!(offs, [0x2000, 112 / 8, 0x2000 | (56 / 8)]);
     let pkts: Vec<&[u8]> = r.out.iter().map(|(p, _)| &p[..]).collect();
     let (seg, ok) = reassembled4(&pkts);
     assert_eq!(seg.len(), 164);
@@ -1258,7 +1258,7 @@ fn held_fragments_expire_after_the_fragment_timeout() {
     assert_eq!(r.kind, OutcomeKind::Translated { packets: 2 });
     assert_eq!(
         u16::from_be_bytes([r.out[1].0[6], r.out[1].0[7]]),
-        0x2000 | 56 / 8
+        0x2000 | (56 / 8)
     );
     // ICMP fragments are not held: their first fragment is never translated.
     let icmp = frag6(C6, s6(S4), 77, 56, false, &[0; 16]);
