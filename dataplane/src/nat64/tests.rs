@@ -1302,6 +1302,64 @@ fn held_fragments_whose_first_fragment_goes_to_another_worker_are_dropped() {
     );
 }
 
+mod fragment_orders {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+
+        /// Whatever order a datagram's fragments arrive in, every fragment goes out exactly once, the first
+        /// fragment's output is followed by the held ones in arrival order, and the IPv4 fragments reassemble
+        /// into the datagram with a right UDP checksum.
+        #[test]
+        fn any_arrival_order_reassembles(
+            pieces in 2usize..6,
+            order in Just((0..6).collect::<Vec<usize>>()).prop_shuffle(),
+        ) {
+            let mut n = Nat::new("");
+            let mut v = Vec::new();
+            PacketBuilder::ipv6(C6, s6(S4), 64)
+                .udp(5000, 53)
+                .write(&mut v, &(0..(pieces * 24 - 8)).map(|i| (i * 7) as u8).collect::<Vec<_>>())
+                .unwrap();
+            let udp = v[40..].to_vec(); // pieces × 24 bytes
+            let frags: Vec<Vec<u8>> = (0..pieces)
+                .map(|k| frag6(C6, s6(S4), 0x77, (k * 24) as u16, k + 1 < pieces, &udp[k * 24..(k + 1) * 24]))
+                .collect();
+            let order: Vec<usize> = order.into_iter().filter(|&k| k < pieces).collect();
+            let mut out: Vec<Vec<u8>> = Vec::new();
+            let mut held: Vec<usize> = Vec::new();
+            for &k in &order {
+                let r = n.run(&frags[k]);
+                if k != 0 && !order[..order.iter().position(|&x| x == k).unwrap()].contains(&0) {
+                    prop_assert_eq!(r.kind, OutcomeKind::Dropped(DropReason::Nat64FragmentHeld));
+                    held.push(k);
+                    continue;
+                }
+                if k == 0 {
+                    // The first fragment, then the held ones in arrival order.
+                    prop_assert_eq!(r.kind, OutcomeKind::Translated { packets: 1 + held.len() as u16 });
+                    let offs: Vec<usize> = r.out.iter()
+                        .map(|(p, _)| usize::from(u16::from_be_bytes([p[6], p[7]]) & 0x1fff) * 8)
+                        .collect();
+                    let want: Vec<usize> = std::iter::once(0).chain(held.iter().map(|&h| h * 24)).collect();
+                    prop_assert_eq!(offs, want);
+                } else {
+                    prop_assert_eq!(r.kind, OutcomeKind::Translated { packets: 1 });
+                }
+                out.extend(r.out.into_iter().map(|(p, _)| p));
+            }
+            prop_assert_eq!(out.len(), pieces);
+            let refs: Vec<&[u8]> = out.iter().map(|p| &p[..]).collect();
+            let (seg, ok) = reassembled4(&refs);
+            prop_assert_eq!(seg.len(), pieces * 24);
+            prop_assert!(ok, "UDP checksum of the reassembled datagram");
+            prop_assert!(n.p.nat64().unwrap().held_frags.is_empty());
+        }
+    }
+}
+
 // ---------- untrusted bytes never panic ----------
 
 mod robustness {
