@@ -36,8 +36,9 @@ pub struct Outcome {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OutcomeKind {
-    /// Forwarded as `packets` packets (more than one: fragmented; two for a hairpinned packet is not a thing:
-    /// a hairpinned packet is one packet that crossed the translator twice).
+    /// Forwarded as `packets` packets (more than one: fragmented, or — stateful NAT64 — a first fragment
+    /// followed by the later fragments of its datagram that had been held for it; two for a hairpinned
+    /// packet is not a thing: a hairpinned packet is one packet that crossed the translator twice).
     Translated {
         packets: u16,
     },
