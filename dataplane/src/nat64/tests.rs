@@ -1206,6 +1206,49 @@ fn held_fragment_v4_to_v6_middle_first() {
 }
 
 #[test]
+fn a_released_held_fragment_too_big_for_ipv6_is_split() {
+    let mut n = Nat::new("");
+    let (_, port4) = v4_src(n.run(&udp6(C6, 5000, s6(S4), 53)).one());
+    let mut whole = Vec::new();
+    PacketBuilder::ipv4(S4, POOL4, 64)
+        .udp(53, port4)
+        .write(&mut whole, &[0x33; 2392])
+        .unwrap();
+    whole[4..6].copy_from_slice(&0x0909u16.to_be_bytes());
+    n.run(&frag4(&whole, 1000, 1400, false))
+        .dropped(DropReason::Nat64FragmentHeld);
+    // The first fragment fits (1048 bytes as IPv6); the held one (1448) is split for the 1280-byte minimum
+    // MTU (RFC 7915 §4: DF clear).
+    let r = n.run(&frag4(&whole, 0, 1000, true));
+    assert_eq!(
+        r.kind,
+        OutcomeKind::Translated { packets: 3 },
+        "{:?}",
+        r.kind
+    );
+    let offs: Vec<u16> = r
+        .out
+        .iter()
+        .map(|(p, _)| {
+            assert!(p.len() <= 1280);
+            u16::from_be_bytes([p[42], p[43]])
+        })
+        .collect();
+    assert_eq!(offs[0], 1, "first: offset 0, M");
+    assert_eq!(
+        offs[1] & !7,
+        1000,
+        "the held fragment's first piece at 1000"
+    );
+    assert_eq!(offs[1] & 1, 1, "M: more pieces follow");
+    assert_eq!(offs[2] & 1, 0, "its last piece ends the datagram");
+    let total: usize = r.out.iter().map(|(p, _)| p.len() - 48).sum();
+    assert_eq!(total, 2400);
+    let d = n.p.stats().dir(Direction::V4ToV6);
+    assert_eq!(d.fragments_created, 1);
+}
+
+#[test]
 fn held_fragments_are_bounded_per_tenant_and_worker() {
     let f = three_frags6;
     // Count: two fragments (104 and 100 bytes; 210 bytes allowed).
