@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use crate::frame::Frame;
+use crate::nat64::carry::{self, Carried};
 use crate::nat64::lookahead::Peek;
 use crate::nat64::{self, Nat64Capacity, Nat64State};
 use crate::stats::{Direction, DirectionStats, DropReason, Stats};
@@ -168,20 +169,28 @@ impl Pipeline {
         &self.snapshot
     }
 
-    /// Swaps in a new configuration (between batches). NAT64 state survives when no tenant's NAT64
-    /// configuration changed; otherwise it starts afresh.
-    pub fn set_snapshot(&mut self, snapshot: Arc<Snapshot>) {
-        let same = |a: &Snapshot, b: &Snapshot| {
-            a.tenants().len() == b.tenants().len()
-                && a.tenants()
-                    .iter()
-                    .zip(b.tenants())
-                    .all(|(x, y)| x.nat64 == y.nat64)
+    /// Swaps in a new configuration (between batches). NAT64 state is kept as it is when no tenant's NAT64
+    /// settings (or index) changed; otherwise every binding and session the new configuration still allows is
+    /// carried into fresh tables and the others end ([`nat64::carry`]).
+    pub fn set_snapshot(&mut self, snapshot: Arc<Snapshot>) -> Carried {
+        let carried = if carry::same_nat64(&self.snapshot, &snapshot) {
+            Carried {
+                unchanged: true,
+                ..Carried::default()
+            }
+        } else {
+            let (state, carried) = carry::carry(
+                self.nat64.take(),
+                &self.snapshot,
+                &snapshot,
+                self.worker,
+                self.workers,
+                self.nat64_capacity,
+                self.now,
+            );
+            self.nat64 = state;
+            carried
         };
-        if !same(&self.snapshot, &snapshot) {
-            self.nat64 = Nat64State::new(&snapshot, self.worker, self.workers, self.nat64_capacity)
-                .map(Box::new);
-        }
         // Counters follow their tenant by name (indices may shift when tenants are added or removed).
         let old = &self.snapshot;
         self.stats.remap(snapshot.tenants().len(), |t| {
@@ -193,6 +202,7 @@ impl Pipeline {
                 .map(|n| n.index)
         });
         self.snapshot = snapshot;
+        carried
     }
 
     pub fn stats(&self) -> &Stats {

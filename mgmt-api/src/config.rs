@@ -84,6 +84,10 @@ pub struct Dataplane {
     /// `interrupt` mode: longest sleep in poll() before the worker looks at its control flags, 1..=1000 ms.
     #[serde(default = "default_poll_timeout_ms")]
     pub poll_timeout_ms: u32,
+    /// Unix socket the dataplane listens on for the control process (`xlat64-control`): live config pushes
+    /// and queries ([`crate::ipc`]). An absolute path; absent: no socket (the `--control-socket` flag wins).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub control_socket: Option<String>,
 }
 
 fn default_queues() -> u16 {
@@ -854,6 +858,15 @@ impl Validator {
                 format!("{p}/poll_timeout_ms"),
                 format!("{} is outside 1..=1000", dp.poll_timeout_ms),
             );
+        }
+        if let Some(path) = &dp.control_socket {
+            // sun_path holds 108 bytes including the terminating NUL.
+            if !path.starts_with('/') || path.len() > 107 || path.contains('\0') {
+                self.err(
+                    format!("{p}/control_socket"),
+                    format!("{path:?} is not an absolute path of at most 107 bytes"),
+                );
+            }
         }
         for (k, &c) in dp.cores.iter().enumerate() {
             if c >= 4096 {

@@ -7,6 +7,7 @@
 //! - [`tcp`]: the RFC 6146 §3.5.2.2 state machine and the IPv4 SYNs held for simultaneous opens.
 //! - [`timers`]: the clock abstraction.
 //! - [`lookahead`]: prefetching a batch's BIB and session entries before it is translated.
+//! - [`carry`]: keeping bindings and sessions across a configuration swap.
 //! - [`translate`]: the packet paths (IPv6 → IPv4, IPv4 → IPv6, ICMP errors, hairpinning) on top of the SIIT
 //!   header helpers.
 //!
@@ -21,6 +22,7 @@
 pub mod bib;
 pub mod bitmap;
 pub mod blocks;
+pub mod carry;
 pub mod fragment;
 pub mod log;
 pub mod lookahead;

@@ -930,6 +930,11 @@ fn dataplane_errors_name_the_field() {
         "outside",
     );
     assert_one(
+        &format!("{one_arm}control_socket = \"run/dp.sock\"\n"),
+        "/dataplane/control_socket",
+        "absolute path",
+    );
+    assert_one(
         &format!("{one_arm}cores = [1, 5000]\n"),
         "/dataplane/cores/1",
         "CPU number",
