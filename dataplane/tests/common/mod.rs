@@ -1,4 +1,4 @@
-//! Shared by the end-to-end tests (`e2e_siit.rs`, `e2e_nat64.rs`): three network namespaces joined by veth
+//! Shared by the end-to-end tests (`e2e_siit.rs`, `e2e_nat64.rs`, `e2e_push.rs`): three network namespaces joined by veth
 //! pairs, the appliance process, and helpers to run commands in them. See `e2e_siit.rs` for the topology.
 
 #![allow(
@@ -193,9 +193,15 @@ impl Topo {
 impl Topo {
     /// Runs the appliance with config `cfg` in its namespace and waits for its "ready" line.
     pub fn launch(&mut self, cfg: &std::path::Path) {
+        self.launch_with(cfg, &[]);
+    }
+
+    /// The same with more command-line arguments (e.g. `--control-socket PATH`).
+    pub fn launch_with(&mut self, cfg: &std::path::Path, args: &[&str]) {
         let mut child = Command::new("ip")
             .args(["netns", "exec", &self.appliance, BIN, "--config"])
             .arg(cfg)
+            .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
