@@ -43,11 +43,11 @@ pub trait Handler: Send + Sync {
     fn running_version(&self) -> Option<u64>;
     /// Runs `config` as `version`, or explains why not (nothing changed then).
     fn apply(&self, version: u64, config: Config) -> Result<(), Vec<ConfigError>>;
-    /// Answers a query (`GetStats`, `GetSessions`).
+    /// Answers a query (`GetStats`, `GetSessions`; [`crate::report::ReportHub`] in the live appliance).
     fn query(&self, msg: &ToDataplane) -> FromDataplane;
 }
 
-/// The answer to queries this dataplane cannot serve yet.
+/// The answer to queries a dataplane without reports cannot serve.
 pub fn not_available() -> FromDataplane {
     FromDataplane::Error {
         message: "not available".into(),
@@ -403,8 +403,20 @@ impl Handler for Live {
         Ok(())
     }
 
-    fn query(&self, _msg: &ToDataplane) -> FromDataplane {
-        not_available()
+    fn query(&self, msg: &ToDataplane) -> FromDataplane {
+        let Some(hub) = self.ctl.reports.as_deref() else {
+            return not_available();
+        };
+        match msg {
+            ToDataplane::GetStats => FromDataplane::Stats(hub.stats(self.running_version())),
+            ToDataplane::GetSessions(q) => match hub.sessions(q) {
+                Ok(page) => FromDataplane::Sessions(page),
+                Err(message) => FromDataplane::Error { message },
+            },
+            ToDataplane::Apply { .. } => FromDataplane::Error {
+                message: "apply is not a query".into(),
+            },
+        }
     }
 }
 

@@ -9,6 +9,7 @@
 //! - [`io`]: frame sources and sinks (pcap files for offline translation).
 //! - [`stats`]: counters, with one list of drop reasons.
 //! - [`worker`]: the AF_XDP workers; [`control_link`]: the control socket (live configuration pushes).
+//! - [`report`]: the workers publish their counters and answer session queries for the control socket.
 
 pub mod control_link;
 pub mod frame;
@@ -16,6 +17,7 @@ pub mod io;
 pub mod l2;
 pub mod nat64;
 pub mod pipeline;
+pub mod report;
 pub mod stats;
 pub mod tables;
 pub mod wire;

@@ -26,6 +26,7 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use mgmt_api::ipc::{read_message, write_message, FromDataplane, ToDataplane};
+use mgmt_api::report::SessionQuery;
 use mgmt_api::Config;
 
 /// The SIIT tenant's pool6 + the server (192.0.2.10).
@@ -112,6 +113,11 @@ impl Link {
         read_message(&mut self.r).unwrap().expect("an answer")
     }
 
+    fn ask(&mut self, m: &ToDataplane) -> FromDataplane {
+        write_message(&mut self.w, m).unwrap();
+        read_message(&mut self.r).unwrap().expect("an answer")
+    }
+
     #[track_caller]
     fn applied(&mut self, version: u64, config: Config) {
         let a = self.apply(version, config);
@@ -173,11 +179,12 @@ fn live_pushes_under_traffic_keep_tcp_and_ping_intact() {
     let (ok1, text) = pings(&t, SERVER_AS6);
     assert!(ok1, "version 1 translates:\n{text}\n{}", t.diag());
 
-    // A 3 MB random file, fetched at 300 kB/s (about 10 s) while the versions come.
+    // A 4.5 MB random file, fetched at 300 kB/s (about 15 s) while the versions come (and still running when
+    // its session is looked up, after the applies).
     let file = t.dir.join("www").join("big.bin");
     std::fs::create_dir_all(file.parent().unwrap()).unwrap();
     ok(&format!(
-        "head -c 3000000 /dev/urandom > {}",
+        "head -c 4500000 /dev/urandom > {}",
         file.display()
     ));
     let www = file.parent().unwrap().display().to_string();
@@ -202,10 +209,10 @@ fn live_pushes_under_traffic_keep_tcp_and_ping_intact() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    // 1100 pings at 100 per second: about 11 s.
+    // 1500 pings at 100 per second: about 15 s.
     let ping = Command::new("ip")
         .args([
-            "netns", "exec", &c, "ping", "-6", "-i", "0.01", "-c", "1100", "-W", "2",
+            "netns", "exec", &c, "ping", "-6", "-i", "0.01", "-c", "1500", "-W", "2",
         ])
         .arg(SERVER_AS6)
         .stdout(Stdio::piped())
@@ -274,8 +281,23 @@ fn live_pushes_under_traffic_keep_tcp_and_ping_intact() {
         errors[0]
     );
 
-    // A new connection's hello names the version running.
-    assert_eq!(Link::connect(&sock).hello, Some(1 + CHANGES));
+    // A new connection's hello names the version running; queries are answered on it.
+    let mut other = Link::connect(&sock);
+    assert_eq!(other.hello, Some(1 + CHANGES));
+    // The download's TCP session lives on, carried through every pool4 change.
+    let q = ToDataplane::GetSessions(SessionQuery {
+        protocol: Some("tcp".into()),
+        ..SessionQuery::default()
+    });
+    let FromDataplane::Sessions(page) = other.ask(&q) else {
+        panic!("sessions");
+    };
+    assert!(
+        page.sessions
+            .iter()
+            .any(|s| s.tenant == "nat64" && s.remote_port == 8080 && s.state == "established"),
+        "the download's session: {page:?}"
+    );
 
     let ping = ping.wait_with_output().unwrap();
     let ping_out = String::from_utf8_lossy(&ping.stdout).into_owned();
@@ -296,10 +318,37 @@ fn live_pushes_under_traffic_keep_tcp_and_ping_intact() {
         .join("\n");
     assert_eq!(
         received(&ping_out),
-        1100,
+        1500,
         "ping flood lost packets:\n{summary}\n{}",
         t.diag()
     );
+
+    // The counters, through the socket: every worker's translator rows, no drop, the running version.
+    let FromDataplane::Stats(stats) = other.ask(&ToDataplane::GetStats) else {
+        panic!("stats");
+    };
+    assert_eq!(stats.running_version, Some(1 + CHANGES));
+    assert_eq!(stats.workers.len(), 2);
+    let dropped: Vec<String> = stats
+        .workers
+        .iter()
+        .flat_map(|w| &w.translator)
+        .flat_map(|r| {
+            r.dropped
+                .iter()
+                .filter(|(_, n)| **n > 0)
+                .map(move |(k, n)| format!("{:?}/{}: {k}={n}", r.tenant, r.direction))
+        })
+        .collect();
+    assert!(dropped.is_empty(), "drops: {dropped:?}");
+    let translated: u64 = stats
+        .workers
+        .iter()
+        .flat_map(|w| &w.translator)
+        .filter(|r| r.tenant.as_deref() == Some("nat64"))
+        .map(|r| r.translated)
+        .sum();
+    assert!(translated > 2 * 1500, "NAT64 translated {translated}");
 
     let out = t.stop();
     let epochs = out.matches("running configuration epoch").count();

@@ -88,6 +88,14 @@ pub struct Dataplane {
     /// and queries ([`crate::ipc`]). An absolute path; absent: no socket (the `--control-socket` flag wins).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub control_socket: Option<String>,
+    /// Entries of each AF_XDP ring (RX, TX, fill, completion) of every socket, a power of two in
+    /// 64..=32768. Deeper rings absorb longer stalls of a worker (preemption on a shared core) without loss,
+    /// at the cost of memory (two rings' worth of 2 KiB frames per socket) and of latency while they are full.
+    #[serde(default = "default_ring_size")]
+    pub ring_size: u32,
+    /// Slots of each hand-off ring between two workers (stateful NAT64 with `queues > 1`), 16..=65536.
+    #[serde(default = "default_handoff_ring_size")]
+    pub handoff_ring_size: u32,
 }
 
 fn default_queues() -> u16 {
@@ -100,6 +108,14 @@ fn default_batch_size() -> u16 {
 
 fn default_poll_timeout_ms() -> u32 {
     100
+}
+
+fn default_ring_size() -> u32 {
+    2048
+}
+
+fn default_handoff_ring_size() -> u32 {
+    256
 }
 
 /// How a worker waits for packets.
@@ -867,6 +883,18 @@ impl Validator {
                     format!("{path:?} is not an absolute path of at most 107 bytes"),
                 );
             }
+        }
+        if !(64..=32768).contains(&dp.ring_size) || !dp.ring_size.is_power_of_two() {
+            self.err(
+                format!("{p}/ring_size"),
+                format!("{} is not a power of two in 64..=32768", dp.ring_size),
+            );
+        }
+        if !(16..=65536).contains(&dp.handoff_ring_size) {
+            self.err(
+                format!("{p}/handoff_ring_size"),
+                format!("{} is outside 16..=65536", dp.handoff_ring_size),
+            );
         }
         for (k, &c) in dp.cores.iter().enumerate() {
             if c >= 4096 {
