@@ -222,10 +222,14 @@ fn live_pushes_under_traffic_keep_tcp_and_ping_intact() {
     std::thread::sleep(Duration::from_millis(500));
 
     let started = Instant::now();
+    let mut took_max = Duration::ZERO;
+    let mut took_sum = Duration::ZERO;
     for version in 2..=1 + CHANGES {
         let before = Instant::now();
         link.applied(version, config(version));
         let took = before.elapsed();
+        took_max = took_max.max(took);
+        took_sum += took;
         assert!(
             took < Duration::from_secs(5),
             "version {version} took {took:?}"
@@ -363,5 +367,8 @@ fn live_pushes_under_traffic_keep_tcp_and_ping_intact() {
         drops(&out)
     );
     assert!(out.contains("rejected, nothing changed"), "{out}");
-    eprintln!("{CHANGES} versions applied in {applies:?} under traffic; ping: {summary}");
+    eprintln!(
+        "{CHANGES} versions applied in {applies:?} under traffic (apply mean {:?}, max {took_max:?}); ping: {summary}",
+        took_sum / CHANGES as u32
+    );
 }

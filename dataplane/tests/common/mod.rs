@@ -13,7 +13,40 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-pub const BIN: &str = env!("CARGO_BIN_EXE_xlat64-dataplane");
+/// The dataplane binary. The dataplane's own tests get it from cargo; another package's tests (the control
+/// process's `e2e_live.rs`) build it into the same target directory and profile first (a no-op when up to date).
+pub fn bin() -> String {
+    if let Some(b) = option_env!("CARGO_BIN_EXE_xlat64-dataplane") {
+        return b.to_owned();
+    }
+    static BUILT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            // This test runs as <target>/<profile>/deps/<test>-<hash>.
+            let exe = std::env::current_exe().expect("the test's path");
+            let profile_dir = exe
+                .parent()
+                .and_then(|d| d.parent())
+                .expect("target/<profile>");
+            let mut cmd = Command::new(env!("CARGO"));
+            cmd.args([
+                "build",
+                "-p",
+                "xlat64-dataplane",
+                "--bin",
+                "xlat64-dataplane",
+            ])
+            .arg("--target-dir")
+            .arg(profile_dir.parent().expect("target"));
+            if profile_dir.ends_with("release") {
+                cmd.arg("--release");
+            }
+            let st = cmd.status().expect("run cargo build");
+            assert!(st.success(), "cargo build -p xlat64-dataplane: {st}");
+            profile_dir.join("xlat64-dataplane").display().to_string()
+        })
+        .clone()
+}
 
 pub const CLIENT6: &str = "2001:db8:6::10";
 pub const BOX6: &str = "2001:db8:6::1";
@@ -199,7 +232,7 @@ impl Topo {
     /// The same with more command-line arguments (e.g. `--control-socket PATH`).
     pub fn launch_with(&mut self, cfg: &std::path::Path, args: &[&str]) {
         let mut child = Command::new("ip")
-            .args(["netns", "exec", &self.appliance, BIN, "--config"])
+            .args(["netns", "exec", &self.appliance, &bin(), "--config"])
             .arg(cfg)
             .args(args)
             .stdout(Stdio::piped())
