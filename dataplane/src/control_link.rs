@@ -236,9 +236,8 @@ pub fn restart_needed(running: &Dataplane, wanted: &Dataplane) -> Vec<ConfigErro
     errors
 }
 
-/// What the live appliance runs.
+/// What the live appliance runs (beside the version).
 struct Running {
-    version: Option<u64>,
     /// The prefixes in the XDP maps.
     steered: SteerSet,
 }
@@ -251,6 +250,8 @@ pub struct Live {
     steer: Arc<Mutex<Vec<SteerProgram>>>,
     /// Held for a whole apply: applies run one at a time.
     running: Mutex<Running>,
+    /// The version running, apart so that hellos and queries do not wait for an apply in progress.
+    version: Mutex<Option<u64>>,
     /// Longest wait for every worker to switch.
     switch_timeout: Duration,
 }
@@ -270,11 +271,15 @@ impl Live {
             ctl,
             steer,
             running: Mutex::new(Running {
-                version: None,
                 steered: SteerSet::of(snapshot),
             }),
+            version: Mutex::new(None),
             switch_timeout,
         }
+    }
+
+    fn set_version(&self, v: Option<u64>) {
+        *self.version.lock().unwrap_or_else(|e| e.into_inner()) = v;
     }
 
     fn log(version: u64, what: impl std::fmt::Display) {
@@ -293,10 +298,7 @@ impl Live {
 
 impl Handler for Live {
     fn running_version(&self) -> Option<u64> {
-        self.running
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .version
+        *self.version.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn apply(&self, version: u64, mut config: Config) -> Result<(), Vec<ConfigError>> {
@@ -360,7 +362,7 @@ impl Handler for Live {
         if let Err(behind) = self.ctl.wait_switched(epoch, self.switch_timeout) {
             // The workers behind switch when they come round; until then both configurations' prefixes stay
             // steered. Which version runs is unknown: say none, so the control process pushes again.
-            running.version = None;
+            self.set_version(None);
             running.steered = SteerSet {
                 v6: running.steered.v6.union(&want.v6).copied().collect(),
                 v4: running.steered.v4.union(&want.v4).copied().collect(),
@@ -390,7 +392,7 @@ impl Handler for Live {
                 p.remove_set(&gone);
             }
         }
-        running.version = Some(version);
+        self.set_version(Some(version));
         running.steered = want;
         Live::log(
             version,
@@ -423,7 +425,6 @@ impl Handler for Live {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::BufRead;
 
     /// Accepts versions below 10, rejects the others.
     struct Fake {
@@ -511,7 +512,7 @@ mod tests {
             FromDataplane::Applied { version: 4 }
         );
         // A new connection's hello says what runs.
-        let (mut r3, _w3) = connect(&path);
+        let (mut r3, w3) = connect(&path);
         let hello: FromDataplane = read_message(&mut r3).unwrap().unwrap();
         assert_eq!(
             hello,
@@ -521,8 +522,12 @@ mod tests {
         );
         drop(server);
         assert!(!path.exists(), "socket file removed on drop");
-        let mut rest = String::new();
-        let _ = r3.read_line(&mut rest);
+        // Connections being served finish on their own: this one still answers.
+        let mut w3 = w3;
+        assert_eq!(
+            ask(&mut r3, &mut w3, &ToDataplane::GetStats),
+            not_available()
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 

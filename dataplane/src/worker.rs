@@ -568,12 +568,14 @@ impl Worker {
                 *i = snapshot.interface_index(&s.ifname).unwrap_or(u16::MAX);
             }
         }
+        let started = Instant::now();
         let carried = self.pipeline.set_snapshot(snapshot);
         self.nat64 = self.pipeline.nat64().is_some();
         self.next_timers = 0;
         println!(
-            "xlat64-dataplane: worker {}: running configuration epoch {epoch}: {carried}",
-            self.cfg.queue
+            "xlat64-dataplane: worker {}: running configuration epoch {epoch} (switched in {} µs): {carried}",
+            self.cfg.queue,
+            started.elapsed().as_micros()
         );
     }
 

@@ -367,6 +367,22 @@ fn live_pushes_under_traffic_keep_tcp_and_ping_intact() {
         drops(&out)
     );
     assert!(out.contains("rejected, nothing changed"), "{out}");
+    let switch_us: Vec<u64> = out
+        .lines()
+        .filter_map(|l| {
+            l.split("(switched in ")
+                .nth(1)?
+                .split(' ')
+                .next()?
+                .parse()
+                .ok()
+        })
+        .collect();
+    eprintln!(
+        "worker switches: {} , max {} µs",
+        switch_us.len(),
+        switch_us.iter().max().copied().unwrap_or(0)
+    );
     eprintln!(
         "{CHANGES} versions applied in {applies:?} under traffic (apply mean {:?}, max {took_max:?}); ping: {summary}",
         took_sum / CHANGES as u32
