@@ -1062,6 +1062,28 @@ mod tests {
     }
 
     #[test]
+    fn snapshots_are_published_by_epoch_and_acknowledged_per_worker() {
+        let ctl = Control::new(2);
+        assert_eq!((ctl.epoch(), ctl.latest().map(|l| l.0)), (0, None));
+        assert_eq!(ctl.wait_switched(0, Duration::ZERO), Ok(()));
+        let s = Arc::new(Snapshot::default());
+        let e1 = ctl.publish(s.clone());
+        let e2 = ctl.publish(s.clone());
+        assert_eq!((e1, e2, ctl.epoch()), (1, 2, 2));
+        // A worker that comes round takes the latest only.
+        assert_eq!(ctl.latest().map(|l| l.0), Some(2));
+        ctl.ack(0, 2);
+        assert_eq!(ctl.wait_switched(2, Duration::from_millis(5)), Err(vec![1]));
+        ctl.ack(1, 2);
+        assert_eq!(
+            ctl.wait_switched(1, Duration::ZERO),
+            Ok(()),
+            "a later epoch counts"
+        );
+        ctl.ack(7, 2); // no such worker: ignored
+    }
+
+    #[test]
     fn rings_are_per_ordered_pair_and_bounded() {
         let hub = HandoffHub::new(3, 2).unwrap();
         assert!(!hub.has_incoming(1));
