@@ -3,14 +3,14 @@
 //! (`dataplane/tests/common/`, two queues and two workers):
 //!
 //! 1. the control process's stored configuration (a stateful NAT64 tenant) reaches the dataplane;
-//! 2. while a rate-limited HTTP download and a 100 pps ping run through NAT64, REST `PUT /v1/config` changes
+//! 2. while a paced TCP transfer and a 100 pps ping run through NAT64, REST `PUT /v1/config` changes
 //!    (pool4 addresses, tenants) are pushed and acknowledged (`GET /v1/status`: `dataplane_version`);
 //! 3. the control process is killed and restarted: traffic does not notice, the restarted control process sees
 //!    the version the dataplane runs and pushes the next change;
-//! 4. the download arrives intact, no ping is lost;
+//! 4. the transfer arrives intact, no ping is lost;
 //! 5. the dataplane is restarted: the control process pushes the current version again and traffic flows.
 //!
-//! Needs root and iproute2, iputils-ping, curl, python3, ethtool. Skipped (with a message) when not root.
+//! Needs root and iproute2, iputils-ping, python3, ethtool. Skipped (with a message) when not root.
 
 #[path = "../../dataplane/tests/common/mod.rs"]
 mod common;
@@ -187,35 +187,8 @@ fn control_pushes_under_traffic_survive_control_and_dataplane_restarts() {
     wait_dataplane_version(&control, &t, Some(1));
     assert_pings(&t, &c, &format!("-6 {SERVER_AS6}"));
 
-    // Traffic: a 4.5 MB download at 300 kB/s and 1500 pings at 100/s, both about 15 s.
-    let file = t.dir.join("www").join("big.bin");
-    std::fs::create_dir_all(file.parent().unwrap()).unwrap();
-    ok(&format!(
-        "head -c 4500000 /dev/urandom > {}",
-        file.display()
-    ));
-    let www = file.parent().unwrap().display().to_string();
-    t.serve_http(&v, SERVER4, 8080, &www);
-    let got = t.dir.join("got.bin");
-    let curl = Command::new("ip")
-        .args([
-            "netns",
-            "exec",
-            &c,
-            "curl",
-            "-sS",
-            "-m",
-            "90",
-            "--limit-rate",
-            "300k",
-            "-o",
-        ])
-        .arg(&got)
-        .arg(format!("http://[{SERVER_AS6}]:8080/big.bin"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    // Traffic: 6 MB sent at most 400 KiB/s (at least 14 s) and 1500 pings at 100/s (about 15 s).
+    let transfer = PacedTransfer::start(&mut t, &v, SERVER4, &c, SERVER_AS6, 8080, 6_000_000);
     let ping = Command::new("ip")
         .args([
             "netns", "exec", &c, "ping", "-6", "-i", "0.01", "-c", "1500", "-W", "2",
@@ -247,15 +220,7 @@ fn control_pushes_under_traffic_survive_control_and_dataplane_restarts() {
 
     let ping = ping.wait_with_output().unwrap();
     let ping_out = String::from_utf8_lossy(&ping.stdout).into_owned();
-    let curl = curl.wait_with_output().unwrap();
-    assert!(
-        curl.status.success(),
-        "download: {}\n{}",
-        String::from_utf8_lossy(&curl.stderr),
-        t.diag()
-    );
-    let sum = |p: &Path| ok(&format!("md5sum < {}", p.display()));
-    assert_eq!(sum(&got), sum(&file), "the download arrived intact");
+    transfer.finish(&t);
     let summary = ping_out
         .lines()
         .rev()

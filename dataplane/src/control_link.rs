@@ -31,6 +31,8 @@ use mgmt_api::ipc::{read_message, write_message, FromDataplane, ToDataplane};
 use mgmt_api::Config;
 
 use crate::io::steer::{SteerProgram, SteerSet};
+use crate::nat64::carry::{self, Fresh};
+use crate::nat64::Nat64Capacity;
 use crate::tables::Snapshot;
 use crate::worker::Control;
 
@@ -238,6 +240,8 @@ pub fn restart_needed(running: &Dataplane, wanted: &Dataplane) -> Vec<ConfigErro
 
 /// What the live appliance runs (beside the version).
 struct Running {
+    /// The latest snapshot published to the workers.
+    snapshot: Arc<Snapshot>,
     /// The prefixes in the XDP maps.
     steered: SteerSet,
 }
@@ -254,23 +258,31 @@ pub struct Live {
     version: Mutex<Option<u64>>,
     /// Longest wait for every worker to switch.
     switch_timeout: Duration,
+    /// The workers' count and NAT64 table size, to build their new tables ahead.
+    workers: u16,
+    nat64_capacity: Nat64Capacity,
 }
 
 impl Live {
-    /// The appliance started with `dataplane` and `snapshot` (its maps filled from it), its workers signalled
-    /// through `ctl`. `switch_timeout` must exceed the workers' longest sleep (`poll_timeout_ms`).
+    /// The appliance started with `dataplane` and `snapshot` (its maps filled from it), its workers
+    /// (`dataplane.queues`, NAT64 tables of `nat64_capacity`) signalled through `ctl`. `switch_timeout` must
+    /// exceed the workers' longest sleep (`poll_timeout_ms`).
     pub fn new(
         dataplane: Dataplane,
-        snapshot: &Snapshot,
+        snapshot: &Arc<Snapshot>,
+        nat64_capacity: Nat64Capacity,
         ctl: Arc<Control>,
         steer: Arc<Mutex<Vec<SteerProgram>>>,
         switch_timeout: Duration,
     ) -> Live {
         Live {
+            workers: dataplane.queues,
+            nat64_capacity,
             dataplane,
             ctl,
             steer,
             running: Mutex::new(Running {
+                snapshot: snapshot.clone(),
                 steered: SteerSet::of(snapshot),
             }),
             version: Mutex::new(None),
@@ -354,7 +366,16 @@ impl Handler for Live {
             version,
             format_args!("XDP maps: added {} prefix(es)", add.len()),
         );
-        let epoch = self.ctl.publish(snapshot);
+        // The workers' new NAT64 tables, built here rather than on the workers (when their state is not kept).
+        let fresh: Vec<Fresh> = if carry::same_nat64(&running.snapshot, &snapshot) {
+            Vec::new()
+        } else {
+            (0..self.workers)
+                .map(|q| Fresh::build(&snapshot, q, self.workers, self.nat64_capacity))
+                .collect()
+        };
+        running.snapshot = snapshot.clone();
+        let epoch = self.ctl.publish_with(snapshot, fresh);
         Live::log(
             version,
             format_args!("published to the workers as configuration epoch {epoch}"),

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use crate::frame::Frame;
-use crate::nat64::carry::{self, Carried};
+use crate::nat64::carry::{self, Carried, Fresh};
 use crate::nat64::lookahead::Peek;
 use crate::nat64::{self, Nat64Capacity, Nat64State};
 use crate::stats::{Direction, DirectionStats, DropReason, Stats};
@@ -104,6 +104,11 @@ impl Pipeline {
         }
     }
 
+    /// The size of this worker's NAT64 tables.
+    pub fn nat64_capacity(&self) -> Nat64Capacity {
+        self.nat64_capacity
+    }
+
     /// This worker's NAT64 state, if the configuration has NAT64 tenants.
     pub fn nat64(&self) -> Option<&Nat64State> {
         self.nat64.as_deref()
@@ -173,6 +178,12 @@ impl Pipeline {
     /// settings (or index) changed; otherwise every binding and session the new configuration still allows is
     /// carried into fresh tables and the others end ([`nat64::carry`]).
     pub fn set_snapshot(&mut self, snapshot: Arc<Snapshot>) -> Carried {
+        self.set_snapshot_with(snapshot, None)
+    }
+
+    /// [`Pipeline::set_snapshot`] with the new NAT64 tables built ahead by another thread
+    /// ([`carry::Fresh::build`] with this pipeline's worker, worker count and [`Pipeline::nat64_capacity`]).
+    pub fn set_snapshot_with(&mut self, snapshot: Arc<Snapshot>, fresh: Option<Fresh>) -> Carried {
         let carried = if carry::same_nat64(&self.snapshot, &snapshot) {
             Carried {
                 unchanged: true,
@@ -181,6 +192,7 @@ impl Pipeline {
         } else {
             let (state, carried) = carry::carry(
                 self.nat64.take(),
+                fresh,
                 &self.snapshot,
                 &snapshot,
                 self.worker,

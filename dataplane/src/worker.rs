@@ -31,6 +31,7 @@ use crossbeam_queue::ArrayQueue;
 use crate::frame::{Frame, RxMeta, FRAME_SIZE};
 use crate::io::afxdp::{chunk_of, RxDesc, XdpStats, XskPort, XDP_HEADROOM};
 use crate::l2::{L2Error, Resolver};
+use crate::nat64::carry::Fresh;
 use crate::pipeline::{OutcomeKind, Output, Pipeline};
 use crate::report::{ReportHub, Reporter, REPORT_POLL_MS};
 use crate::stats::{Direction, DropReason, Stats};
@@ -57,6 +58,8 @@ pub struct Control {
     next: Mutex<Option<(u64, Arc<Snapshot>)>>,
     /// Per worker, the epoch it runs ([`Control::ack`]).
     running: Box<[AtomicU64]>,
+    /// Per worker, its NAT64 tables for the latest snapshot, built ahead ([`Control::publish_with`]).
+    fresh: Box<[Mutex<Option<Fresh>>]>,
 }
 
 impl Control {
@@ -64,6 +67,7 @@ impl Control {
     pub fn new(workers: usize) -> Control {
         Control {
             running: (0..workers).map(|_| AtomicU64::new(0)).collect(),
+            fresh: (0..workers).map(|_| Mutex::new(None)).collect(),
             ..Control::default()
         }
     }
@@ -76,7 +80,16 @@ impl Control {
 
     /// Hands `snapshot` to the workers; returns its epoch (see [`Control::wait_switched`]).
     pub fn publish(&self, snapshot: Arc<Snapshot>) -> u64 {
+        self.publish_with(snapshot, Vec::new())
+    }
+
+    /// The same with each worker's new NAT64 tables built ahead (`fresh[q]` for worker q; workers without one
+    /// build their own).
+    pub fn publish_with(&self, snapshot: Arc<Snapshot>, fresh: Vec<Fresh>) -> u64 {
         let mut next = self.next.lock().unwrap_or_else(|e| e.into_inner());
+        for (slot, f) in self.fresh.iter().zip(fresh) {
+            *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(f);
+        }
         let e = self.epoch.load(Ordering::Relaxed) + 1;
         *next = Some((e, snapshot));
         // Release, inside the lock: a worker that sees `e` finds the snapshot of `e` (or a later one) in `next`.
@@ -94,6 +107,15 @@ impl Control {
     /// The latest snapshot and its epoch (`None` before the first publish).
     pub fn latest(&self) -> Option<(u64, Arc<Snapshot>)> {
         self.next.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Worker `worker`'s tables built ahead for the latest snapshot, if any (taken: the slot is left empty).
+    pub fn take_fresh(&self, worker: usize) -> Option<Fresh> {
+        self.fresh
+            .get(worker)?
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
     }
 
     /// Worker `worker` runs `epoch` from now on.
@@ -533,7 +555,7 @@ pub fn run(
         // A new configuration is picked up between batches: one atomic load per batch when none came.
         if ctl.epoch() != epoch {
             if let Some((e, snapshot)) = ctl.latest() {
-                w.switch(e, snapshot);
+                w.switch(e, snapshot, ctl.take_fresh(w.me()));
                 epoch = e;
                 ctl.ack(w.me(), e);
             }
@@ -561,7 +583,7 @@ impl Worker {
     /// Runs `snapshot` (configuration epoch `epoch`) from the next batch on: NAT64 state carried over
     /// ([`Pipeline::set_snapshot`]), the sockets' ingress indices looked up again. Session events pending
     /// under the old configuration are written first (with the tenant names they were recorded under).
-    fn switch(&mut self, epoch: u64, snapshot: Arc<Snapshot>) {
+    fn switch(&mut self, epoch: u64, snapshot: Arc<Snapshot>, fresh: Option<Fresh>) {
         self.pipeline.drain_session_log(&mut |l| println!("{l}"));
         for (k, s) in self.port.sockets().iter().enumerate() {
             if let Some(i) = self.cfg.ingress.get_mut(k) {
@@ -569,7 +591,7 @@ impl Worker {
             }
         }
         let started = Instant::now();
-        let carried = self.pipeline.set_snapshot(snapshot);
+        let carried = self.pipeline.set_snapshot_with(snapshot, fresh);
         self.nat64 = self.pipeline.nat64().is_some();
         self.next_timers = 0;
         println!(

@@ -7,14 +7,14 @@
 //!  c6-X 2001:db8:6::10 ───────── a6-X 2001:db8:6::1  a4-X 192.0.2.1 ── s4-X 192.0.2.10
 //! ```
 //!
-//! Version 1 brings a stateful NAT64 tenant. Then, while a rate-limited HTTP download and a 100 pps ping run
+//! Version 1 brings a stateful NAT64 tenant. Then, while a paced TCP transfer and a 100 pps ping run
 //! through NAT64, 20 more versions add tenants, EAM entries and pool4 addresses (every pool4 change rebuilds
 //! the workers' NAT64 tables: the sessions must be carried), one adds a SIIT tenant whose prefix becomes
 //! translated and a later one removes it (its prefix goes back to the kernel); an invalid version and one
-//! changing the interfaces are rejected. The download must arrive intact, the ping lose nothing, and the
+//! changing the interfaces are rejected. The transfer must arrive intact, the ping lose nothing, and the
 //! translator count no drop.
 //!
-//! Needs root and iproute2, iputils-ping, curl, python3, ethtool. Skipped (with a message) when not root.
+//! Needs root and iproute2, iputils-ping, python3, ethtool. Skipped (with a message) when not root.
 
 mod common;
 
@@ -179,36 +179,9 @@ fn live_pushes_under_traffic_keep_tcp_and_ping_intact() {
     let (ok1, text) = pings(&t, SERVER_AS6);
     assert!(ok1, "version 1 translates:\n{text}\n{}", t.diag());
 
-    // A 4.5 MB random file, fetched at 300 kB/s (about 15 s) while the versions come (and still running when
-    // its session is looked up, after the applies).
-    let file = t.dir.join("www").join("big.bin");
-    std::fs::create_dir_all(file.parent().unwrap()).unwrap();
-    ok(&format!(
-        "head -c 4500000 /dev/urandom > {}",
-        file.display()
-    ));
-    let www = file.parent().unwrap().display().to_string();
-    t.serve_http(&v, SERVER4, 8080, &www);
-    let got = t.dir.join("got.bin");
-    let curl = Command::new("ip")
-        .args([
-            "netns",
-            "exec",
-            &c,
-            "curl",
-            "-sS",
-            "-m",
-            "90",
-            "--limit-rate",
-            "300k",
-            "-o",
-        ])
-        .arg(&got)
-        .arg(format!("http://[{SERVER_AS6}]:8080/big.bin"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    // 6 MB sent at most 400 KiB/s (at least 14 s) while the versions come, and still running when its session
+    // is looked up after them.
+    let transfer = PacedTransfer::start(&mut t, &v, SERVER4, &c, SERVER_AS6, 8080, 6_000_000);
     // 1500 pings at 100 per second: about 15 s.
     let ping = Command::new("ip")
         .args([
@@ -288,7 +261,7 @@ fn live_pushes_under_traffic_keep_tcp_and_ping_intact() {
     // A new connection's hello names the version running; queries are answered on it.
     let mut other = Link::connect(&sock);
     assert_eq!(other.hello, Some(1 + CHANGES));
-    // The download's TCP session lives on, carried through every pool4 change.
+    // The transfer's TCP session lives on, carried through every pool4 change.
     let q = ToDataplane::GetSessions(SessionQuery {
         protocol: Some("tcp".into()),
         ..SessionQuery::default()
@@ -300,20 +273,12 @@ fn live_pushes_under_traffic_keep_tcp_and_ping_intact() {
         page.sessions
             .iter()
             .any(|s| s.tenant == "nat64" && s.remote_port == 8080 && s.state == "established"),
-        "the download's session: {page:?}"
+        "the transfer's session: {page:?}"
     );
 
     let ping = ping.wait_with_output().unwrap();
     let ping_out = String::from_utf8_lossy(&ping.stdout).into_owned();
-    let curl = curl.wait_with_output().unwrap();
-    assert!(
-        curl.status.success(),
-        "download: {}\n{}",
-        String::from_utf8_lossy(&curl.stderr),
-        t.diag()
-    );
-    let sum = |p: &Path| ok(&format!("md5sum < {}", p.display()));
-    assert_eq!(sum(&got), sum(&file), "the download arrived intact");
+    transfer.finish(&t);
     let summary = ping_out
         .lines()
         .rev()

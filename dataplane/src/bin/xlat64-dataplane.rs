@@ -21,6 +21,7 @@ use dataplane::control_link::{Live, Server};
 use dataplane::io::afxdp::{retry_while_busy, XskPort, XskSizes};
 use dataplane::io::steer::{SteerProgram, STEER_V4, STEER_V6};
 use dataplane::l2;
+use dataplane::nat64::Nat64Capacity;
 use dataplane::pipeline::Pipeline;
 use dataplane::report::ReportHub;
 use dataplane::tables::Snapshot;
@@ -215,7 +216,13 @@ fn main() -> Result<()> {
             v6: egress(v6i),
             v4: egress(v4i),
         };
-        let pipeline = Pipeline::new_worker(snapshot.clone(), q as u16, dp.queues);
+        // The control socket's Live builds new NAT64 tables of the same (default) size ahead of swaps.
+        let pipeline = Pipeline::with_nat64_capacity(
+            snapshot.clone(),
+            q as u16,
+            dp.queues,
+            Nat64Capacity::default(),
+        );
         let ctl = ctl.clone();
         let hub = hub.clone();
         handles.push(
@@ -238,6 +245,7 @@ fn main() -> Result<()> {
             let live = Live::new(
                 dp.clone(),
                 &snapshot,
+                Nat64Capacity::default(),
                 ctl.clone(),
                 progs.clone(),
                 switch_timeout,

@@ -18,9 +18,12 @@
 //!
 //! Held IPv4 SYNs follow the same rules. First-fragment records start empty: the remaining fragments of a
 //! packet whose first fragment crossed the swap are dropped like fragments whose first one was never seen.
-//! This runs on the worker between two batches (it allocates: this is not the packet path).
+//! This runs on the worker between two batches (it allocates: this is not the packet path). The fresh tables
+//! may come built by another thread ([`Fresh`]): allocating and initialising them (a few ms for the default
+//! 64 Ki sessions, more when the memory is touched for the first time) then does not pause the worker.
 
 use std::fmt;
+use std::sync::Arc;
 
 use super::bib::BibEntry;
 use super::log::{EventKind, SessionEvent};
@@ -54,6 +57,51 @@ impl fmt::Display for Carried {
              held SYN(s)",
             self.bindings, self.sessions, self.held, self.ended, self.held_dropped
         )
+    }
+}
+
+/// Empty NAT64 tables for one worker and one snapshot, built ahead (by the thread that applies a configuration)
+/// so that the worker only carries its entries over.
+pub struct Fresh {
+    snapshot: Arc<Snapshot>,
+    worker: u16,
+    workers: u16,
+    cap: Nat64Capacity,
+    state: Option<Box<Nat64State>>,
+}
+
+impl fmt::Debug for Fresh {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Fresh")
+            .field("worker", &self.worker)
+            .field("workers", &self.workers)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Fresh {
+    /// [`Nat64State::new`] for `worker` of `workers`, tables of `cap`.
+    pub fn build(snapshot: &Arc<Snapshot>, worker: u16, workers: u16, cap: Nat64Capacity) -> Fresh {
+        Fresh {
+            snapshot: snapshot.clone(),
+            worker,
+            workers,
+            cap,
+            state: Nat64State::new(snapshot, worker, workers, cap).map(Box::new),
+        }
+    }
+
+    /// The tables, if they were built for exactly this snapshot, worker and size.
+    fn take_for(
+        self,
+        snapshot: &Snapshot,
+        worker: u16,
+        workers: u16,
+        cap: Nat64Capacity,
+    ) -> Option<Option<Box<Nat64State>>> {
+        (std::ptr::eq(&*self.snapshot, snapshot)
+            && (self.worker, self.workers, self.cap) == (worker, workers, cap))
+            .then_some(self.state)
     }
 }
 
@@ -121,9 +169,12 @@ fn carry_binding(
 }
 
 /// The state of worker `worker` of `workers` for `snapshot`, with everything of `old` (built for `old_snap`)
-/// that `snapshot` still allows. `now`: the worker's clock.
+/// that `snapshot` still allows. `now`: the worker's clock. `fresh`: the empty new tables if built ahead (used
+/// when built for this snapshot, worker and size; else they are built here).
+#[allow(clippy::too_many_arguments)]
 pub fn carry(
     old: Option<Box<Nat64State>>,
+    fresh: Option<Fresh>,
     old_snap: &Snapshot,
     snapshot: &Snapshot,
     worker: u16,
@@ -132,7 +183,10 @@ pub fn carry(
     now: u64,
 ) -> (Option<Box<Nat64State>>, Carried) {
     let mut carried = Carried::default();
-    let mut new = Nat64State::new(snapshot, worker, workers, cap).map(Box::new);
+    let mut new = match fresh.and_then(|f| f.take_for(snapshot, worker, workers, cap)) {
+        Some(state) => state,
+        None => Nat64State::new(snapshot, worker, workers, cap).map(Box::new),
+    };
     let Some(mut old) = old else {
         return (new, carried);
     };
@@ -270,7 +324,7 @@ mod tests {
     use super::super::tcp::TcpState;
     use super::super::tests::{tcp4, tcp6, udp4, udp6, v4_src, v6_dst, Nat, C6, C6B, F, S4, S4B};
     use super::super::timers::NS;
-    use super::Carried;
+    use super::{Carried, Fresh};
     use crate::pipeline::{OutcomeKind, Pipeline};
     use crate::stats::DropReason;
     use crate::tables::Snapshot;
@@ -540,6 +594,48 @@ ipv6 = "2001:db8:5555::1/128"
         // Without the second one, nothing is left.
         n.p.set_snapshot(config("", ONE, ""));
         assert_eq!(n.bibs(), 0);
+    }
+
+    #[test]
+    fn tables_built_ahead_are_used_for_their_snapshot_only() {
+        let mut n = nat(config("", ONE, ""));
+        let a = establish(&mut n);
+        let next = config(SIIT, TWO, "");
+        let cap = n.p.nat64_capacity();
+        // Built for another snapshot: ignored (the worker builds its own), nothing lost.
+        let other = Fresh::build(&config(SIIT, ONE, ""), 0, 1, cap);
+        let c = n.p.set_snapshot_with(next.clone(), Some(other));
+        assert_eq!((c.sessions, c.ended), (1, 0));
+        still_translates(&mut n, a);
+        // Built for this one: used (a static binding only the fresh tables have shows it).
+        let with_static = config(
+            "",
+            TWO,
+            "[[tenants.static_bib]]\nprotocol = \"udp\"\nipv4 = \"203.0.113.2#53\"\n\
+             ipv6 = \"2001:db8:1::7#53\"\n",
+        );
+        let mut fresh = Fresh::build(&with_static, 0, 1, cap);
+        fresh
+            .state
+            .as_mut()
+            .unwrap()
+            .bib
+            .insert(super::super::bib::BibEntry::new(
+                0,
+                super::super::Proto::Icmp,
+                [9; 16],
+                9,
+                POOL4B,
+                9,
+            ));
+        let c = n.p.set_snapshot_with(with_static, Some(fresh));
+        assert_eq!((c.sessions, c.ended), (1, 0));
+        assert_eq!(
+            n.bibs(),
+            3,
+            "the carried binding, the static one and the marker of the fresh tables"
+        );
+        still_translates(&mut n, a);
     }
 
     #[test]
