@@ -111,7 +111,7 @@ fn default_poll_timeout_ms() -> u32 {
 }
 
 fn default_ring_size() -> u32 {
-    2048
+    8192
 }
 
 fn default_handoff_ring_size() -> u32 {

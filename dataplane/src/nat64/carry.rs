@@ -17,7 +17,8 @@
 //! is shorter; sessions are re-inserted in deadline order, so each expiry queue stays sorted.
 //!
 //! Held IPv4 SYNs follow the same rules. First-fragment records start empty: the remaining fragments of a
-//! packet whose first fragment crossed the swap are dropped like fragments whose first one was never seen.
+//! packet whose first fragment crossed the swap are dropped like fragments whose first one was never seen, and
+//! fragments held for a first fragment still to come are dropped (counted by the pipeline as expired).
 //! This runs on the worker between two batches (it allocates: this is not the packet path). The fresh tables
 //! may come built by another thread ([`Fresh`]): allocating and initialising them (a few ms for the default
 //! 64 Ki sessions, more when the memory is touched for the first time) then does not pause the worker.
@@ -44,6 +45,8 @@ pub struct Carried {
     /// Held IPv4 SYNs carried / dropped.
     pub held: usize,
     pub held_dropped: usize,
+    /// Fragments held for their first fragment, dropped (counted as `nat64_fragment_expired`).
+    pub fragments_dropped: usize,
 }
 
 impl fmt::Display for Carried {
@@ -54,8 +57,8 @@ impl fmt::Display for Carried {
         write!(
             f,
             "NAT64 state carried: {} binding(s), {} session(s), {} held SYN(s); ended {} session(s), dropped {} \
-             held SYN(s)",
-            self.bindings, self.sessions, self.held, self.ended, self.held_dropped
+             held SYN(s) and {} held fragment(s)",
+            self.bindings, self.sessions, self.held, self.ended, self.held_dropped, self.fragments_dropped
         )
     }
 }
@@ -636,6 +639,28 @@ ipv6 = "2001:db8:5555::1/128"
             "the carried binding, the static one and the marker of the fresh tables"
         );
         still_translates(&mut n, a);
+    }
+
+    #[test]
+    fn fragments_held_for_their_first_are_dropped_and_counted() {
+        let mut n = nat(config("", ONE, ""));
+        // A later fragment (offset 56) of a datagram whose first fragment has not come: held.
+        let mut f = vec![0u8; 48];
+        f[0] = 0x60;
+        f[4..6].copy_from_slice(&(8u16 + 16).to_be_bytes());
+        f[6] = 44;
+        f[7] = 64;
+        f[8..24].copy_from_slice(&C6);
+        f[24..40].copy_from_slice(&s6(S4));
+        f[40] = 17;
+        f[42..44].copy_from_slice(&56u16.to_be_bytes());
+        f[44..48].copy_from_slice(&7u32.to_be_bytes());
+        f.extend_from_slice(&[0xab; 16]);
+        n.run(&f).dropped(DropReason::Nat64FragmentHeld);
+        let c = n.p.set_snapshot(config(SIIT, ONE, ""));
+        assert_eq!(c.fragments_dropped, 1);
+        let d = n.p.stats().dir(crate::stats::Direction::V6ToV4);
+        assert_eq!(d.dropped[DropReason::Nat64FragmentExpired as usize], 1);
     }
 
     #[test]

@@ -864,7 +864,7 @@ fn dataplane_defaults_and_round_trip() {
     assert_eq!(dp.batch_size, 64);
     assert_eq!(dp.poll_mode, PollMode::Interrupt);
     assert_eq!(dp.poll_timeout_ms, 100);
-    assert_eq!(dp.ring_size, 2048);
+    assert_eq!(dp.ring_size, 8192);
     assert_eq!(dp.handoff_ring_size, 256);
     assert!(dp.cores.is_empty());
     assert_eq!(dp.interfaces[1].role, InterfaceRole::Ipv4);
