@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use crate::frame::Frame;
+use crate::nat64::carry::{self, Carried, Fresh};
 use crate::nat64::lookahead::Peek;
 use crate::nat64::{self, Nat64Capacity, Nat64State};
 use crate::stats::{Direction, DirectionStats, DropReason, Stats};
@@ -104,6 +105,11 @@ impl Pipeline {
         }
     }
 
+    /// The size of this worker's NAT64 tables.
+    pub fn nat64_capacity(&self) -> Nat64Capacity {
+        self.nat64_capacity
+    }
+
     /// This worker's NAT64 state, if the configuration has NAT64 tenants.
     pub fn nat64(&self) -> Option<&Nat64State> {
         self.nat64.as_deref()
@@ -169,20 +175,47 @@ impl Pipeline {
         &self.snapshot
     }
 
-    /// Swaps in a new configuration (between batches). NAT64 state survives when no tenant's NAT64
-    /// configuration changed; otherwise it starts afresh.
-    pub fn set_snapshot(&mut self, snapshot: Arc<Snapshot>) {
-        let same = |a: &Snapshot, b: &Snapshot| {
-            a.tenants().len() == b.tenants().len()
-                && a.tenants()
-                    .iter()
-                    .zip(b.tenants())
-                    .all(|(x, y)| x.nat64 == y.nat64)
+    /// Swaps in a new configuration (between batches). NAT64 state is kept as it is when no tenant's NAT64
+    /// settings (or index) changed; otherwise every binding and session the new configuration still allows is
+    /// carried into fresh tables and the others end ([`nat64::carry`]).
+    pub fn set_snapshot(&mut self, snapshot: Arc<Snapshot>) -> Carried {
+        self.set_snapshot_with(snapshot, None)
+    }
+
+    /// [`Pipeline::set_snapshot`] with the new NAT64 tables built ahead by another thread
+    /// ([`carry::Fresh::build`] with this pipeline's worker, worker count and [`Pipeline::nat64_capacity`]).
+    pub fn set_snapshot_with(&mut self, snapshot: Arc<Snapshot>, fresh: Option<Fresh>) -> Carried {
+        let carried = if carry::same_nat64(&self.snapshot, &snapshot) {
+            Carried {
+                unchanged: true,
+                ..Carried::default()
+            }
+        } else {
+            // Fragments held for their first fragment are not carried (their datagram records start afresh):
+            // counted as expired, under the tenant indices the counters still have.
+            let mut fragments = 0;
+            if let Some(st) = self.nat64.as_deref_mut() {
+                while let Some((tenant, d)) = st.held_frags.pop_expired(u64::MAX) {
+                    let dir = self.stats.counters_mut(Some(tenant), d);
+                    dir.received += 1;
+                    dir.dropped[DropReason::Nat64FragmentExpired as usize] += 1;
+                    fragments += 1;
+                }
+            }
+            let (state, mut carried) = carry::carry(
+                self.nat64.take(),
+                fresh,
+                &self.snapshot,
+                &snapshot,
+                self.worker,
+                self.workers,
+                self.nat64_capacity,
+                self.now,
+            );
+            self.nat64 = state;
+            carried.fragments_dropped = fragments;
+            carried
         };
-        if !same(&self.snapshot, &snapshot) {
-            self.nat64 = Nat64State::new(&snapshot, self.worker, self.workers, self.nat64_capacity)
-                .map(Box::new);
-        }
         // Counters follow their tenant by name (indices may shift when tenants are added or removed).
         let old = &self.snapshot;
         self.stats.remap(snapshot.tenants().len(), |t| {
@@ -194,6 +227,7 @@ impl Pipeline {
                 .map(|n| n.index)
         });
         self.snapshot = snapshot;
+        carried
     }
 
     pub fn stats(&self) -> &Stats {

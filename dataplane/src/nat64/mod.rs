@@ -9,6 +9,7 @@
 //!   until their first fragment arrives.
 //! - [`timers`]: the clock abstraction.
 //! - [`lookahead`]: prefetching a batch's BIB and session entries before it is translated.
+//! - [`carry`]: keeping bindings and sessions across a configuration swap.
 //! - [`inspect`]: read-only views for reports (the sessions of a worker, its pool4 ports in use).
 //! - [`translate`]: the packet paths (IPv6 → IPv4, IPv4 → IPv6, ICMP errors, hairpinning) on top of the SIIT
 //!   header helpers.
@@ -24,6 +25,7 @@
 pub mod bib;
 pub mod bitmap;
 pub mod blocks;
+pub mod carry;
 pub mod frag_store;
 pub mod fragment;
 pub mod inspect;

@@ -932,6 +932,11 @@ fn dataplane_errors_name_the_field() {
         "outside",
     );
     assert_one(
+        &format!("{one_arm}control_socket = \"run/dp.sock\"\n"),
+        "/dataplane/control_socket",
+        "absolute path",
+    );
+    assert_one(
         &format!("{one_arm}ring_size = 3000\n"),
         "/dataplane/ring_size",
         "power of two",
