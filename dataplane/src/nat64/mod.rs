@@ -7,6 +7,7 @@
 //! - [`tcp`]: the RFC 6146 §3.5.2.2 state machine and the IPv4 SYNs held for simultaneous opens.
 //! - [`timers`]: the clock abstraction.
 //! - [`lookahead`]: prefetching a batch's BIB and session entries before it is translated.
+//! - [`fast`]: the packet paths of established flows (a live session, nothing unusual about the packet).
 //! - [`translate`]: the packet paths (IPv6 → IPv4, IPv4 → IPv6, ICMP errors, hairpinning) on top of the SIIT
 //!   header helpers.
 //!
@@ -21,6 +22,7 @@
 pub mod bib;
 pub mod bitmap;
 pub mod blocks;
+pub mod fast;
 pub mod fragment;
 pub mod log;
 pub mod lookahead;
@@ -313,6 +315,9 @@ pub struct Nat64State {
     /// [`crate::pipeline::Pipeline::process_batch`] looks ahead from this many sessions on
     /// ([`lookahead::MIN_SESSIONS`] by default).
     pub lookahead_min_sessions: usize,
+    /// Tests: every packet takes the general path (to compare the fast paths against it).
+    #[cfg(test)]
+    pub(crate) general_only: bool,
 }
 
 impl Nat64State {
@@ -345,6 +350,8 @@ impl Nat64State {
             tenants: Vec::with_capacity(snapshot.tenants().len()),
             nat64_tenants,
             lookahead_min_sessions: lookahead::MIN_SESSIONS,
+            #[cfg(test)]
+            general_only: false,
         };
         for t in snapshot.tenants() {
             let Some(c) = t.nat64.as_deref() else {
@@ -545,6 +552,67 @@ impl Nat64State {
         }
         self.sessions
             .refresh(i, tenant, class, required + REFRESH_STEP);
+    }
+
+    /// Whether packets may take the [`fast`] paths (always, but in tests that compare them with the general
+    /// paths).
+    #[inline(always)]
+    pub(crate) fn fast_paths(&self) -> bool {
+        #[cfg(test)]
+        return !self.general_only;
+        #[cfg(not(test))]
+        true
+    }
+
+    /// The fast path's part of [`Nat64State::from_v6`] ([`fast::v6_to_v4`]): if the flow has a binding and a
+    /// live session, the TCP machine and the lifetime refresh, as `from_v6` does for it, and the binding's
+    /// IPv4 transport address. `None` (nothing changed) for anything else: the general path takes the packet.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    pub(crate) fn established_v6(
+        &mut self,
+        tenant: u16,
+        proto: Proto,
+        addr6: &[u8; 16],
+        port6: u16,
+        remote4: [u8; 4],
+        rport: u16,
+        flags: tcp::Flags,
+        now: u64,
+    ) -> Option<([u8; 4], u16)> {
+        let b = self.bib.find6(tenant, proto, addr6, port6)?;
+        let i = self.sessions.find(b, remote4, rport)?;
+        if self.sessions.get(i).expires <= now {
+            return None;
+        }
+        self.apply(i, tenant, proto, tcp::From::V6, flags, now);
+        let e = self.bib.get(b);
+        Some((e.addr4, e.port4))
+    }
+
+    /// The same from the IPv4 side ([`Nat64State::from_v4`], [`fast::v4_to_v6`]): the binding's IPv6 transport
+    /// address.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    pub(crate) fn established_v4(
+        &mut self,
+        tenant: u16,
+        proto: Proto,
+        addr4: [u8; 4],
+        port4: u16,
+        remote4: [u8; 4],
+        rport: u16,
+        flags: tcp::Flags,
+        now: u64,
+    ) -> Option<([u8; 16], u16)> {
+        let b = self.bib.find4(tenant, proto, addr4, port4)?;
+        let i = self.sessions.find(b, remote4, rport)?;
+        if self.sessions.get(i).expires <= now {
+            return None;
+        }
+        self.apply(i, tenant, proto, tcp::From::V4, flags, now);
+        let e = self.bib.get(b);
+        Some((e.addr6, e.port6))
     }
 
     /// RFC 6146 §3.5.1.1, §3.5.2.2, §3.5.3 for a packet from IPv6 (`addr6`, `port6`) to IPv4 (`remote4`,

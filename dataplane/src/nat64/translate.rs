@@ -45,6 +45,11 @@ pub fn v6_to_v4(
     now: u64,
     rng: u32,
 ) -> Verdict {
+    if st.fast_paths() {
+        if let Some(v) = super::fast::v6_to_v4(frame, t, c, st, now, rng) {
+            return v;
+        }
+    }
     let h = match f64_::parse(frame) {
         Ok(h) => h,
         Err(r) => return Verdict::Drop(r),
@@ -272,6 +277,11 @@ pub fn v4_to_v6(
     now: u64,
     rng: u32,
 ) -> Verdict {
+    if st.fast_paths() {
+        if let Some(v) = super::fast::v4_to_v6(frame, t, c, st, now) {
+            return v;
+        }
+    }
     let h = match f46::parse(frame) {
         Ok(h) => h,
         Err(r) => return Verdict::Drop(r),
