@@ -9,20 +9,25 @@
 //! validate once on a fixed-size view of the header, keep the fields in registers and write the new header
 //! as a few words.
 //!
-//! Each returns `None` **before changing anything** (frame or state) when the packet is not such a packet,
-//! or its flow has no live session; the general path then does the whole job. When it commits, it makes the
-//! same state change as the general path (`Nat64State::established_v6` / `established_v4`: the TCP machine
-//! and the lifetime refresh of `from_v6` / `from_v4` on a live session) and writes the same bytes;
-//! `tests::fast_paths_match_general_paths` checks that frame by frame on mutated packets.
+//! Each returns `None` **before changing anything** (frame or state) when the packet is not such a packet;
+//! the general path then does the whole job. When it commits, it makes the same state change as the general
+//! path (`Nat64State::established_v6` / `established_v4`: the TCP machine and the lifetime refresh of
+//! `from_v6` / `from_v4` on a live session) and writes the same bytes; `tests::fast_paths_match_general_paths`
+//! checks that frame by frame on mutated packets. From IPv6, a packet whose flow has no live session goes on
+//! to `from_v6` here (binding and session creation, with the general path's refusals), so that a new flow's
+//! first packet is not parsed twice; from IPv4 (no new sessions but from held SYNs and filtering) it is left
+//! to the general path.
 
 use super::pool4::Owner;
-use super::{owner6, tcp, Nat64Config, Nat64State, Proto};
+use super::translate::ADDR_UNREACHABLE;
+use super::{owner6, tcp, Nat64Config, Nat64State, Proto, Refusal};
 use crate::frame::Frame;
+use crate::stats::DropReason;
 use crate::tables::Tenant;
 use crate::wire::{checksum, icmpv4_type, icmpv6_type, ip_proto};
 use crate::xlat::v4_to_v6::unicast_u32;
 use crate::xlat::v6_to_v4::DF_THRESHOLD;
-use crate::xlat::{l4, Side, Verdict};
+use crate::xlat::{l4, originate, Side, Verdict};
 
 /// RFC 6146 §3.4 from the IPv6 side, for an established flow (see the module documentation).
 #[inline(always)]
@@ -101,16 +106,29 @@ pub fn v6_to_v4(
             _ => return None,
         }
     }
-    let (src4, sport4) = st.established_v6(
-        t.index,
-        proto,
-        src6_bytes,
-        sport,
-        dst4.to_be_bytes(),
-        dport,
-        flags,
-        now,
-    )?;
+    let dst4_bytes = dst4.to_be_bytes();
+    let (src4, sport4) = match st.established_v6(
+        t.index, proto, src6_bytes, sport, dst4_bytes, dport, flags, now,
+    ) {
+        Some(m) => m,
+        // Every check the general path makes before `from_v6` has passed (the same ones, above), so this
+        // is where it would go next: binding and session lookup again (now cached), creation, refusals.
+        None => match st.from_v6(
+            t, c, proto, src6_bytes, sport, dst4_bytes, dport, flags, now, rng,
+        ) {
+            Ok(m) => m,
+            Err(Refusal::Exhausted(reason)) => {
+                // The error quotes the packet as the general path parsed it: without link-layer padding.
+                // Cannot fail: shorter than the frame.
+                let trimmed = frame.set_len(40 + l4_len);
+                debug_assert!(trimmed);
+                let (ty, code) = ADDR_UNREACHABLE;
+                return Some(originate::icmpv6_error(frame, t, ty, code, 0, reason));
+            }
+            Err(Refusal::Drop(reason)) => return Some(Verdict::Drop(reason)),
+            Err(Refusal::Hold) => return Some(Verdict::Drop(DropReason::Nat64NoBinding)),
+        },
+    };
 
     // Committed. RFC 7915 §5.1: TOS = traffic class unless overridden; no Fragment Header: DF set and
     // identification 0 above DF_THRESHOLD, else DF clear and a generated identification (`V4Frag::of`).

@@ -1419,6 +1419,7 @@ fn process_batch_equals_process_one_by_one() {
 
 mod fast_paths {
     use super::*;
+    use crate::xlat::Verdict;
     use proptest::prelude::*;
 
     /// Opens a UDP flow, a TCP connection (to ESTABLISHED) and an echo flow on `n`; returns packets of those
@@ -1527,14 +1528,18 @@ mod fast_paths {
             };
             assert!(v.is_some(), "packet {k}");
         }
-        // No session: left to the general path, nothing changed.
+        // A new flow from IPv6: created here.
+        let sessions = st.sessions.len();
         let mut buf = vec![0u8; FRAME_SIZE];
-        let pkt = &pkts[8];
-        let mut frame = Frame::copy_from(&mut buf, pkt).expect("fits");
-        assert_eq!(
-            super::super::fast::v6_to_v4(&mut frame, t, c, st, 0, 1),
-            None
-        );
+        let mut frame = Frame::copy_from(&mut buf, &pkts[8]).expect("fits");
+        let v = super::super::fast::v6_to_v4(&mut frame, t, c, st, 0, 1);
+        assert_eq!(v, Some(Verdict::Forward(Side::V4)));
+        assert_eq!(st.sessions.len(), sessions + 1);
+        // No binding from IPv4: left to the general path, nothing changed.
+        let pkt = udp4(S4, 53, POOL4, 1);
+        let mut frame = Frame::copy_from(&mut buf, &pkt).expect("fits");
+        assert_eq!(super::super::fast::v4_to_v6(&mut frame, t, c, st, 0), None);
         assert_eq!(frame.packet(), &pkt[..]);
+        assert_eq!(st.sessions.len(), sessions + 1);
     }
 }

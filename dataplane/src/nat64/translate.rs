@@ -23,7 +23,7 @@ const ICMPV4_ECHO_REQUEST: u8 = 8;
 const ICMPV6_ECHO_REQUEST: u8 = 128;
 const ICMPV6_ECHO_REPLY: u8 = 129;
 /// RFC 6146 §3.5.1.1: no binding could be created → ICMPv6 Destination Unreachable, Address Unreachable.
-const ADDR_UNREACHABLE: (u8, u8) = (icmpv6_type::DEST_UNREACH, 3);
+pub(super) const ADDR_UNREACHABLE: (u8, u8) = (icmpv6_type::DEST_UNREACH, 3);
 /// RFC 6146 §3.5.2.2: a held IPv4 SYN nobody claimed → ICMPv4 Destination Unreachable, Port Unreachable.
 pub const PORT_UNREACHABLE: (u8, u8) = (3, 3);
 
