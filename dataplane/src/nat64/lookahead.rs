@@ -13,7 +13,7 @@ use super::{Proto, NIL};
 use crate::tables::Tenant;
 use crate::wire::bytes::read_u16;
 use crate::wire::ip_proto;
-use crate::xlat::{v4_to_v6, v6_to_v4};
+use crate::xlat::v4_to_v6::{self, unicast_u32};
 
 /// Below this many sessions on the worker the lookahead is skipped: the tables (about 100 bytes per session)
 /// then stay in the core's L2 cache, where the prefetches have nothing to hide and the extra parsing and
@@ -47,6 +47,8 @@ pub struct Peek {
     rport: u16,
     /// Binding bucket, then binding index, then session bucket.
     at: u32,
+    /// The binding bucket (pass 3 searches it without hashing the key again).
+    bucket: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,6 +71,7 @@ impl Peek {
         remote4: [0; 4],
         rport: 0,
         at: 0,
+        bucket: 0,
     };
 
     /// An IPv6 packet of NAT64 tenant `t`: TCP, UDP or ICMPv6 echo right behind the fixed header (anything
@@ -85,11 +88,12 @@ impl Peek {
             _ => return Peek::NONE,
         };
         let addr6: [u8; 16] = h[8..24].try_into().expect("16 bytes");
-        let dst: &[u8; 16] = h[24..40].try_into().expect("16 bytes");
-        let Ok(remote4) = v6_to_v4::map_addr(t, dst, crate::stats::DropReason::DstUntranslatable)
-        else {
+        let dst = u128::from_be_bytes(h[24..40].try_into().expect("16 bytes"));
+        // The fast paths' mapping (with a /96 pool6, a compare and a shift).
+        let Some(remote4) = t.map_v6_to_v4_fast(dst).filter(|&a| unicast_u32(a)) else {
             return Peek::NONE;
         };
+        let remote4 = remote4.to_be_bytes();
         Peek {
             stage: Stage::Bucket,
             from_v6: true,
@@ -101,6 +105,7 @@ impl Peek {
             remote4,
             rport,
             at: 0,
+            bucket: 0,
         }
     }
 
@@ -137,6 +142,7 @@ impl Peek {
             remote4: h[12..16].try_into().expect("4 bytes"),
             rport,
             at: 0,
+            bucket: 0,
         }
     }
 }
@@ -154,6 +160,7 @@ impl Lookahead {
             } else {
                 bib.prefetch_bucket4(p.tenant, p.proto, p.addr4, p.port)
             };
+            p.bucket = p.at;
             p.stage = Stage::Binding;
         }
     }
@@ -176,9 +183,9 @@ impl Lookahead {
     pub fn session_buckets(bib: &BibTable, sessions: &SessionTable, peeks: &mut [Peek]) {
         for p in peeks.iter_mut().filter(|p| p.stage == Stage::Binding) {
             let b = if p.from_v6 {
-                bib.find6(p.tenant, p.proto, &p.addr6, p.port)
+                bib.find6_at(p.bucket, p.tenant, p.proto, &p.addr6, p.port)
             } else {
-                bib.find4(p.tenant, p.proto, p.addr4, p.port)
+                bib.find4_at(p.bucket, p.tenant, p.proto, p.addr4, p.port)
             };
             match b {
                 Some(b) => {

@@ -659,15 +659,20 @@ impl Nat64State {
             }
         };
         let (addr4, port4) = (self.bib.get(b).addr4, self.bib.get(b).port4);
-        if let Some(i) = self.live_session(b, remote4, rport, now, &c.pool4) {
-            self.apply(i, tenant, proto, tcp::From::V6, flags, now);
-            return Ok((addr4, port4));
-        }
-        // live_session may have removed an unused binding: look again.
-        let b = match self.bib.find6(tenant, proto, addr6, port6) {
-            Some(b) => b,
-            None => {
-                return self.from_v6(t, c, proto, addr6, port6, remote4, rport, flags, now, rng)
+        // No session at all (a new flow): the binding is as found. Else a live session, or an expired one
+        // that live_session ends — and with it, perhaps, the binding: then look again.
+        let b = if self.sessions.find(b, remote4, rport).is_none() {
+            b
+        } else {
+            if let Some(i) = self.live_session(b, remote4, rport, now, &c.pool4) {
+                self.apply(i, tenant, proto, tcp::From::V6, flags, now);
+                return Ok((addr4, port4));
+            }
+            match self.bib.find6(tenant, proto, addr6, port6) {
+                Some(b) => b,
+                None => {
+                    return self.from_v6(t, c, proto, addr6, port6, remote4, rport, flags, now, rng)
+                }
             }
         };
         let refuse = |st: &mut Self, r: Refusal| {
