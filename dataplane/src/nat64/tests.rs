@@ -1426,7 +1426,7 @@ mod fast_paths {
     /// flows in both directions (plus ones of no flow), to be mutated.
     /// (With two workers, the flows another worker owns are handed off and their IPv4 packets use port 1.)
     fn flows(n: &mut Nat) -> Vec<Vec<u8>> {
-        let mut port4 = |n: &mut Nat, pkt: &[u8]| {
+        let port4 = |n: &mut Nat, pkt: &[u8]| {
             let r = n.run(pkt);
             r.out.first().map_or(1, |(p, _)| v4_src(p).1)
         };
