@@ -1,14 +1,15 @@
 //! Batch lookahead: before a batch is translated, the BIB and session entries its packets will look up are
 //! brought into the cache, so that the cache misses of 64 packets overlap instead of following each other.
 //!
-//! With a million sessions a lookup costs four dependent misses (binding bucket, binding, session bucket,
-//! session): each address comes out of the previous load. [`Lookahead`] walks the batch four times, one level
-//! per pass, and prefetches the next level of every packet before any packet waits for it. It changes no state
+//! With a million sessions a lookup costs three dependent misses (binding bucket, binding, session — the head
+//! of the binding's session list), or four for a binding with many sessions (binding bucket, binding, session
+//! bucket, session): each address comes out of the previous load. [`Lookahead`] walks the batch up to four
+//! times, one level per pass, and prefetches the next level of every packet before any packet waits for it. It changes no state
 //! and decides nothing: a packet it misreads (an extension header, a fragment, an unknown tenant) is simply not
 //! prefetched, and the packet path then does the real work as always.
 
 use super::bib::BibTable;
-use super::session::SessionTable;
+use super::session::{SessionTable, LIST_WALK_MAX};
 use super::{Proto, NIL};
 use crate::tables::Tenant;
 use crate::wire::bytes::read_u16;
@@ -178,7 +179,8 @@ impl Lookahead {
         }
     }
 
-    /// Pass 3: find the binding (now cached), hash the session key, prefetch the session bucket.
+    /// Pass 3: find the binding (now cached); prefetch the head of its session list if it has few sessions,
+    /// else hash the session key and prefetch the session bucket.
     #[inline]
     pub fn session_buckets(bib: &BibTable, sessions: &SessionTable, peeks: &mut [Peek]) {
         for p in peeks.iter_mut().filter(|p| p.stage == Stage::Binding) {
@@ -187,8 +189,14 @@ impl Lookahead {
             } else {
                 bib.find4_at(p.bucket, p.tenant, p.proto, p.addr4, p.port)
             };
-            match b {
-                Some(b) => {
+            match b.map(|b| (b, bib.get(b))) {
+                // Searched through the binding's list (`Nat64State::find_session`): its head is the session
+                // (in the common case of one per binding), fetched now; nothing left for pass 4.
+                Some((_, e)) if e.count <= LIST_WALK_MAX => {
+                    sessions.prefetch_session(e.sessions);
+                    p.stage = Stage::Skip;
+                }
+                Some((b, _)) => {
                     p.at = sessions.prefetch_bucket(b, p.remote4, p.rport);
                     p.stage = Stage::SessionBucket;
                 }

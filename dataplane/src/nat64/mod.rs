@@ -501,6 +501,19 @@ impl Nat64State {
         false
     }
 
+    /// The session (b, remote4, rport), live or not. A binding with at most [`session::LIST_WALK_MAX`] sessions
+    /// (nearly all of them: one per binding is the common case) is searched through its own session list:
+    /// one dependent cache miss (binding → session) instead of two (binding → hash bucket → session).
+    #[inline]
+    fn find_session(&self, b: u32, remote4: [u8; 4], rport: u16) -> Option<u32> {
+        let e = self.bib.get(b);
+        if e.count <= session::LIST_WALK_MAX {
+            self.sessions.find_in_list(e.sessions, remote4, rport)
+        } else {
+            self.sessions.find(b, remote4, rport)
+        }
+    }
+
     /// The session (b, remote) if it exists and has not expired at `now` (expiring it if it has).
     fn live_session(
         &mut self,
@@ -510,7 +523,7 @@ impl Nat64State {
         now: u64,
         pool: &Pool4,
     ) -> Option<u32> {
-        let i = self.sessions.find(b, remote4, rport)?;
+        let i = self.find_session(b, remote4, rport)?;
         // An ESTABLISHED session gets TCP_TRANS on expiry, which may have run out too; anything else ends (and
         // may take its binding with it: callers look the binding up again).
         while self.sessions.get(i).expires <= now {
@@ -581,7 +594,7 @@ impl Nat64State {
         now: u64,
     ) -> Option<([u8; 4], u16)> {
         let b = self.bib.find6(tenant, proto, addr6, port6)?;
-        let i = self.sessions.find(b, remote4, rport)?;
+        let i = self.find_session(b, remote4, rport)?;
         if self.sessions.get(i).expires <= now {
             return None;
         }
@@ -606,7 +619,7 @@ impl Nat64State {
         now: u64,
     ) -> Option<([u8; 16], u16)> {
         let b = self.bib.find4(tenant, proto, addr4, port4)?;
-        let i = self.sessions.find(b, remote4, rport)?;
+        let i = self.find_session(b, remote4, rport)?;
         if self.sessions.get(i).expires <= now {
             return None;
         }
@@ -661,7 +674,7 @@ impl Nat64State {
         let (addr4, port4) = (self.bib.get(b).addr4, self.bib.get(b).port4);
         // No session at all (a new flow): the binding is as found. Else a live session, or an expired one
         // that live_session ends — and with it, perhaps, the binding: then look again.
-        let b = if self.sessions.find(b, remote4, rport).is_none() {
+        let b = if self.find_session(b, remote4, rport).is_none() {
             b
         } else {
             if let Some(i) = self.live_session(b, remote4, rport, now, &c.pool4) {

@@ -3,7 +3,8 @@
 //!
 //! A preallocated slab of 40-byte [`Session`]s with a chained hash index; each session sits on two intrusive
 //! doubly-linked lists: its binding's session list (address-dependent filtering asks "has this binding a
-//! session with this address?") and one expiry queue per (tenant, [`TimerClass`]). Every session of a queue
+//! session with this address?", and lookups of a binding with few sessions walk it instead of the hash
+//! index: [`LIST_WALK_MAX`]) and one expiry queue per (tenant, [`TimerClass`]). Every session of a queue
 //! has the same timeout, so refreshing one moves it to the tail and the queue stays sorted by expiry: expiry
 //! pops from the head, O(1) per session, and lookups see an expired session as expired whether or not the
 //! timer pass has run yet.
@@ -13,6 +14,11 @@ use super::lookahead::prefetch;
 use super::mem::table;
 use super::tcp::TcpState;
 use super::{hash_words, NIL};
+
+/// Up to this many sessions, a binding's sessions are searched through its list rather than the hash index
+/// (`Nat64State::find_session`): each step of the walk is a possible cache miss, as are the hash bucket and
+/// its entry, so the walk wins for one session and ties for two.
+pub const LIST_WALK_MAX: u32 = 2;
 
 /// Which timeout a session's lifetime uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -157,15 +163,7 @@ impl SessionTable {
     /// Reads bucket `b` and prefetches the first session of its chain (both cache lines it may straddle).
     #[inline]
     pub fn prefetch_head(&self, b: u32) {
-        let i = self.buckets[b as usize];
-        if let Some(s) = self.slab.get(i as usize) {
-            let p: *const Session = s;
-            prefetch(p);
-            prefetch(
-                p.cast::<u8>()
-                    .wrapping_add(std::mem::size_of::<Session>() - 1),
-            );
-        }
+        self.prefetch_session(self.buckets[b as usize]);
     }
 
     #[inline]
@@ -179,6 +177,33 @@ impl SessionTable {
             i = s.hnext;
         }
         None
+    }
+
+    /// The session with (remote4, rport) in the binding list starting at `head` (a [`BibEntry::sessions`]).
+    #[inline]
+    pub fn find_in_list(&self, head: u32, remote4: [u8; 4], rport: u16) -> Option<u32> {
+        let mut i = head;
+        while i != NIL {
+            let s = &self.slab[i as usize];
+            if s.rport == rport && s.remote4 == remote4 {
+                return Some(i);
+            }
+            i = s.bnext;
+        }
+        None
+    }
+
+    /// Batch lookahead: prefetches session `i` (both cache lines it may straddle), if there is one.
+    #[inline]
+    pub fn prefetch_session(&self, i: u32) {
+        if let Some(s) = self.slab.get(i as usize) {
+            let p: *const Session = s;
+            prefetch(p);
+            prefetch(
+                p.cast::<u8>()
+                    .wrapping_add(std::mem::size_of::<Session>() - 1),
+            );
+        }
     }
 
     /// RFC 6146 §3.5.1.2 address-dependent filtering: has binding `b` a session with `remote4` (any port)
@@ -364,6 +389,22 @@ mod tests {
             .unwrap();
         assert_eq!(b.count, 3);
         assert_eq!(t.find(5, z, 54), Some(s2));
+        // The binding's list finds the same sessions as the hash index.
+        for (r, p) in [
+            (z, 53),
+            (z, 54),
+            ([1, 1, 1, 1], 54),
+            (z, 55),
+            ([1, 1, 1, 1], 53),
+        ] {
+            assert_eq!(
+                t.find_in_list(b.sessions, r, p),
+                t.find(5, r, p),
+                "{r:?}:{p}"
+            );
+        }
+        assert_eq!(t.find_in_list(b.sessions, [1, 1, 1, 1], 54), Some(s3));
+        assert_eq!(t.find_in_list(NIL, z, 54), None);
         assert_eq!(t.find(6, z, 54), None);
         assert!(t.any_with_remote(&b, [1, 1, 1, 1], 0));
         assert!(!t.any_with_remote(&b, [1, 1, 1, 1], 300), "expired");
