@@ -501,17 +501,10 @@ impl Nat64State {
         false
     }
 
-    /// The session (b, remote4, rport), live or not. A binding with at most [`session::LIST_WALK_MAX`] sessions
-    /// (nearly all of them: one per binding is the common case) is searched through its own session list:
-    /// one dependent cache miss (binding → session) instead of two (binding → hash bucket → session).
+    /// The session (b, remote4, rport), live or not ([`SessionTable::find`]).
     #[inline]
     fn find_session(&self, b: u32, remote4: [u8; 4], rport: u16) -> Option<u32> {
-        let e = self.bib.get(b);
-        if e.count <= session::LIST_WALK_MAX {
-            self.sessions.find_in_list(e.sessions, remote4, rport)
-        } else {
-            self.sessions.find(b, remote4, rport)
-        }
+        self.sessions.find(b, self.bib.get(b), remote4, rport)
     }
 
     /// The session (b, remote) if it exists and has not expired at `now` (expiring it if it has).
