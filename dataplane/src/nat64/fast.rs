@@ -110,11 +110,11 @@ pub fn v6_to_v4(
     let (src4, sport4) = match st.established_v6(
         t.index, proto, src6_bytes, sport, dst4_bytes, dport, flags, now,
     ) {
-        Some(m) => m,
+        Ok(m) => m,
         // Every check the general path makes before `from_v6` has passed (the same ones, above), so this
-        // is where it would go next: binding and session lookup again (now cached), creation, refusals.
-        None => match st.from_v6(
-            t, c, proto, src6_bytes, sport, dst4_bytes, dport, flags, now, rng,
+        // is where it would go next: the session lookup again (now cached), creation, refusals.
+        Err(found) => match st.from_v6_with(
+            found, t, c, proto, src6_bytes, sport, dst4_bytes, dport, flags, now, rng,
         ) {
             Ok(m) => m,
             Err(Refusal::Exhausted(reason)) => {

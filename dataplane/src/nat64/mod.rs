@@ -572,7 +572,8 @@ impl Nat64State {
 
     /// The fast path's part of [`Nat64State::from_v6`] ([`fast::v6_to_v4`]): if the flow has a binding and a
     /// live session, the TCP machine and the lifetime refresh, as `from_v6` does for it, and the binding's
-    /// IPv4 transport address. `None` (nothing changed) for anything else: the general path takes the packet.
+    /// IPv4 transport address. Else, with nothing changed, `Err` with the binding lookup's result (for
+    /// [`Nat64State::from_v6_with`]).
     #[allow(clippy::too_many_arguments)]
     #[inline(always)]
     pub(crate) fn established_v6(
@@ -585,15 +586,15 @@ impl Nat64State {
         rport: u16,
         flags: tcp::Flags,
         now: u64,
-    ) -> Option<([u8; 4], u16)> {
-        let b = self.bib.find6(tenant, proto, addr6, port6)?;
-        let i = self.find_session(b, remote4, rport)?;
+    ) -> Result<([u8; 4], u16), Option<u32>> {
+        let b = self.bib.find6(tenant, proto, addr6, port6).ok_or(None)?;
+        let i = self.find_session(b, remote4, rport).ok_or(Some(b))?;
         if self.sessions.get(i).expires <= now {
-            return None;
+            return Err(Some(b));
         }
         self.apply(i, tenant, proto, tcp::From::V6, flags, now);
         let e = self.bib.get(b);
-        Some((e.addr4, e.port4))
+        Ok((e.addr4, e.port4))
     }
 
     /// The same from the IPv4 side ([`Nat64State::from_v4`], [`fast::v4_to_v6`]): the binding's IPv6 transport
@@ -638,11 +639,34 @@ impl Nat64State {
         now: u64,
         rng: u32,
     ) -> Result<([u8; 4], u16), Refusal> {
+        let found = self.bib.find6(t.index, proto, addr6, port6);
+        self.from_v6_with(
+            found, t, c, proto, addr6, port6, remote4, rport, flags, now, rng,
+        )
+    }
+
+    /// [`Nat64State::from_v6`] after its binding lookup: `found` is `self.bib.find6` of the same key, made by
+    /// the caller with nothing changed since ([`fast::v6_to_v4`] after [`Nat64State::established_v6`]).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn from_v6_with(
+        &mut self,
+        found: Option<u32>,
+        t: &Tenant,
+        c: &Nat64Config,
+        proto: Proto,
+        addr6: &[u8; 16],
+        port6: u16,
+        remote4: [u8; 4],
+        rport: u16,
+        flags: tcp::Flags,
+        now: u64,
+        rng: u32,
+    ) -> Result<([u8; 4], u16), Refusal> {
         use crate::stats::DropReason as R;
         let tenant = t.index;
         let rport = if proto == Proto::Icmp { 0 } else { rport };
         let tcp_non_syn = proto == Proto::Tcp && !flags.syn;
-        let b = match self.bib.find6(tenant, proto, addr6, port6) {
+        let b = match found {
             Some(b) => b,
             None => {
                 if tcp_non_syn {
