@@ -275,9 +275,14 @@ pub fn v4_to_v6(
     }
     let remote4: [u8; 4] = [b[12], b[13], b[14], b[15]];
     let local4: [u8; 4] = [b[16], b[17], b[18], b[19]];
-    match c.pool4.owner_of(st.workers, proto, local4, lport) {
-        Owner::Worker(w) if w == st.worker => {}
-        _ => return None,
+    // With one worker, one appliance and no port blocks, every port is this worker's: skip `owner_of`'s two
+    // divisions.
+    let slice = c.pool4.slice;
+    if st.workers != 1 || slice.count > 1 || slice.index != 0 || c.pool4.blocks.is_some() {
+        match c.pool4.owner_of(st.workers, proto, local4, lport) {
+            Owner::Worker(w) if w == st.worker => {}
+            _ => return None,
+        }
     }
     // The IPv4 source embedded in pool6 (`map_addr`: unicast only, then the tenant's mapping).
     let src4 = u32::from_be_bytes(remote4);
