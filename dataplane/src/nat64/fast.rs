@@ -113,7 +113,7 @@ pub fn v6_to_v4(
         Ok(m) => m,
         // Every check the general path makes before `from_v6` has passed (the same ones, above), so this
         // is where it would go next: the session lookup again (now cached), creation, refusals.
-        Err(found) => match st.from_v6_with(
+        Err(found) => match st.resolve_v6(
             found, t, c, proto, src6_bytes, sport, dst4_bytes, dport, flags, now, rng,
         ) {
             Ok(m) => m,

@@ -573,7 +573,7 @@ impl Nat64State {
     /// The fast path's part of [`Nat64State::from_v6`] ([`fast::v6_to_v4`]): if the flow has a binding and a
     /// live session, the TCP machine and the lifetime refresh, as `from_v6` does for it, and the binding's
     /// IPv4 transport address. Else, with nothing changed, `Err` with the binding lookup's result (for
-    /// [`Nat64State::from_v6_with`]).
+    /// [`Nat64State::resolve_v6`]).
     #[allow(clippy::too_many_arguments)]
     #[inline(always)]
     pub(crate) fn established_v6(
@@ -640,7 +640,7 @@ impl Nat64State {
         rng: u32,
     ) -> Result<([u8; 4], u16), Refusal> {
         let found = self.bib.find6(t.index, proto, addr6, port6);
-        self.from_v6_with(
+        self.resolve_v6(
             found, t, c, proto, addr6, port6, remote4, rport, flags, now, rng,
         )
     }
@@ -648,7 +648,7 @@ impl Nat64State {
     /// [`Nat64State::from_v6`] after its binding lookup: `found` is `self.bib.find6` of the same key, made by
     /// the caller with nothing changed since ([`fast::v6_to_v4`] after [`Nat64State::established_v6`]).
     #[allow(clippy::too_many_arguments)]
-    pub(crate) fn from_v6_with(
+    pub(crate) fn resolve_v6(
         &mut self,
         found: Option<u32>,
         t: &Tenant,
