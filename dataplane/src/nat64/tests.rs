@@ -1479,9 +1479,12 @@ mod fast_paths {
             later in prop_oneof![Just(0u64), Just(100), Just(400), Just(8000)],
             workers in 1u16..3,
             extra in prop_oneof![Just(""), Just(STATIC)],
+            pad in 0usize..3,
+            sessions in prop_oneof![Just(3usize), Just(64)],
         ) {
             let snap = snapshot(extra);
-            let cap = super::super::Nat64Capacity { sessions: 64, held_syns: 4 };
+            // 3 sessions: the flows fill the table, new ones are refused (ICMP Address Unreachable).
+            let cap = super::super::Nat64Capacity { sessions, held_syns: 4 };
             let mut fast = Nat { p: Pipeline::with_nat64_capacity(Arc::clone(&snap), 0, workers, cap) };
             let mut general = Nat { p: Pipeline::with_nat64_capacity(snap, 0, workers, cap) };
             general.p.nat64_mut().unwrap().general_only = true;
@@ -1497,6 +1500,8 @@ mod fast_paths {
             if cut < pkt.len() && cut % 3 == 0 {
                 pkt.truncate(cut);
             }
+            // Link-layer padding behind the packet.
+            pkt.extend(std::iter::repeat_n(0xa5, pad * 9));
             fast.at(1 + later);
             general.at(1 + later);
             for _ in 0..2 {
