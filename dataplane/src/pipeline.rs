@@ -36,8 +36,9 @@ pub struct Outcome {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OutcomeKind {
-    /// Forwarded as `packets` packets (more than one: fragmented; two for a hairpinned packet is not a thing:
-    /// a hairpinned packet is one packet that crossed the translator twice).
+    /// Forwarded as `packets` packets (more than one: fragmented, or — stateful NAT64 — a first fragment
+    /// followed by the later fragments of its datagram that had been held for it; two for a hairpinned
+    /// packet is not a thing: a hairpinned packet is one packet that crossed the translator twice).
     Translated {
         packets: u16,
     },
@@ -281,6 +282,16 @@ impl Pipeline {
                     Ok(t) if t.nat64.is_some() => {
                         let v =
                             nat64_translate(d, self.nat64.as_deref_mut(), frame, t, self.now, rng);
+                        if let Some(st) = self
+                            .nat64
+                            .as_deref_mut()
+                            .filter(|s| s.held_frags.is_pending())
+                        {
+                            let (stats, scratch) = (&mut self.stats, &mut self.scratch);
+                            return Self::finish_with_held(
+                                stats, scratch, st, frame, emit, d, t, v, self.now,
+                            );
+                        }
                         (d, Some(t), v)
                     }
                     Ok(t) => {
@@ -301,6 +312,16 @@ impl Pipeline {
                     Ok(t) if t.nat64.is_some() => {
                         let v =
                             nat64_translate(d, self.nat64.as_deref_mut(), frame, t, self.now, rng);
+                        if let Some(st) = self
+                            .nat64
+                            .as_deref_mut()
+                            .filter(|s| s.held_frags.is_pending())
+                        {
+                            let (stats, scratch) = (&mut self.stats, &mut self.scratch);
+                            return Self::finish_with_held(
+                                stats, scratch, st, frame, emit, d, t, v, self.now,
+                            );
+                        }
                         (d, Some(t), v)
                     }
                     Ok(t) => (d, Some(t), v4_to_v6::translate(frame, t, rng)),
@@ -332,6 +353,55 @@ impl Pipeline {
             tenant: tenant.map(|t| t.index),
             kind: OutcomeKind::Translated { packets: 1 },
         }
+    }
+
+    /// Stateful NAT64: a first fragment whose datagram has later fragments held (they arrived before it,
+    /// `nat64::frag_store`). The first fragment goes out as usual; then, if it was translated, the held
+    /// fragments are translated and emitted right after it, oldest first, each counted as received and
+    /// translated (or dropped), and the outcome counts their packets too. If it was handed off, they are
+    /// dropped (`nat64_fragment_owner_elsewhere`); otherwise they stay held.
+    #[cold]
+    #[inline(never)]
+    #[allow(clippy::too_many_arguments)]
+    fn finish_with_held<F>(
+        stats: &mut Stats,
+        scratch: &mut [u8],
+        st: &mut Nat64State,
+        frame: &mut Frame<'_>,
+        emit: &mut F,
+        direction: Direction,
+        t: &Tenant,
+        verdict: Verdict,
+        now: u64,
+    ) -> Outcome
+    where
+        F: FnMut(Output<'_>) + ?Sized,
+    {
+        let key = st.held_frags.take_pending();
+        let mut outcome =
+            Self::finish_slow(stats, scratch, frame, emit, direction, Some(t), verdict);
+        let (Some(key), Some(c)) = (key, t.nat64.as_deref()) else {
+            return outcome;
+        };
+        match outcome.kind {
+            OutcomeKind::Translated { packets } => {
+                let mut n = packets;
+                nat64::translate::release_held(t, c, st, &key, now, &mut |f, v| {
+                    let o = Self::finish_slow(stats, scratch, f, emit, direction, Some(t), v);
+                    if let OutcomeKind::Translated { packets } = o.kind {
+                        n = n.saturating_add(packets);
+                    }
+                });
+                outcome.kind = OutcomeKind::Translated { packets: n };
+            }
+            OutcomeKind::HandedOff { .. } => {
+                nat64::translate::release_held(t, c, st, &key, now, &mut |f, v| {
+                    Self::finish_slow(stats, scratch, f, emit, direction, Some(t), v);
+                });
+            }
+            _ => {}
+        }
+        outcome
     }
 
     /// Every verdict but [`Verdict::Forward`]: counted, emitted (fragments, ICMP errors) or dropped.
