@@ -198,7 +198,27 @@ impl BibTable {
     /// The binding of an IPv6 transport address.
     #[inline]
     pub fn find6(&self, tenant: u16, proto: Proto, addr6: &[u8; 16], port6: u16) -> Option<u32> {
-        let mut i = self.buckets6[self.b6(tenant, proto, addr6, port6)];
+        self.find6_at(
+            self.b6(tenant, proto, addr6, port6) as u32,
+            tenant,
+            proto,
+            addr6,
+            port6,
+        )
+    }
+
+    /// [`BibTable::find6`] in bucket `b`, which the caller hashed the key to already
+    /// ([`BibTable::prefetch_bucket6`]).
+    #[inline]
+    pub fn find6_at(
+        &self,
+        b: u32,
+        tenant: u16,
+        proto: Proto,
+        addr6: &[u8; 16],
+        port6: u16,
+    ) -> Option<u32> {
+        let mut i = self.buckets6[b as usize];
         while i != NIL {
             let e = &self.slab[i as usize];
             if e.port6 == port6 && e.addr6 == *addr6 && e.tenant == tenant && e.proto == proto {
@@ -212,7 +232,26 @@ impl BibTable {
     /// The binding of an IPv4 transport address.
     #[inline]
     pub fn find4(&self, tenant: u16, proto: Proto, addr4: [u8; 4], port4: u16) -> Option<u32> {
-        let mut i = self.buckets4[self.b4(tenant, proto, addr4, port4)];
+        self.find4_at(
+            self.b4(tenant, proto, addr4, port4) as u32,
+            tenant,
+            proto,
+            addr4,
+            port4,
+        )
+    }
+
+    /// [`BibTable::find4`] in bucket `b` ([`BibTable::prefetch_bucket4`]).
+    #[inline]
+    pub fn find4_at(
+        &self,
+        b: u32,
+        tenant: u16,
+        proto: Proto,
+        addr4: [u8; 4],
+        port4: u16,
+    ) -> Option<u32> {
+        let mut i = self.buckets4[b as usize];
         while i != NIL {
             let e = &self.slab[i as usize];
             if e.port4 == port4 && e.addr4 == addr4 && e.tenant == tenant && e.proto == proto {

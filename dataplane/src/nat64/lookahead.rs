@@ -1,19 +1,20 @@
 //! Batch lookahead: before a batch is translated, the BIB and session entries its packets will look up are
 //! brought into the cache, so that the cache misses of 64 packets overlap instead of following each other.
 //!
-//! With a million sessions a lookup costs four dependent misses (binding bucket, binding, session bucket,
-//! session): each address comes out of the previous load. [`Lookahead`] walks the batch four times, one level
-//! per pass, and prefetches the next level of every packet before any packet waits for it. It changes no state
+//! With a million sessions a lookup costs three dependent misses (binding bucket, binding, session — the head
+//! of the binding's session list), or four for a binding with many sessions (binding bucket, binding, session
+//! bucket, session): each address comes out of the previous load. [`Lookahead`] walks the batch up to four
+//! times, one level per pass, and prefetches the next level of every packet before any packet waits for it. It changes no state
 //! and decides nothing: a packet it misreads (an extension header, a fragment, an unknown tenant) is simply not
 //! prefetched, and the packet path then does the real work as always.
 
 use super::bib::BibTable;
-use super::session::SessionTable;
+use super::session::{SessionTable, LIST_WALK_MAX};
 use super::{Proto, NIL};
 use crate::tables::Tenant;
 use crate::wire::bytes::read_u16;
 use crate::wire::ip_proto;
-use crate::xlat::{v4_to_v6, v6_to_v4};
+use crate::xlat::v4_to_v6::{self, unicast_u32};
 
 /// Below this many sessions on the worker the lookahead is skipped: the tables (about 100 bytes per session)
 /// then stay in the core's L2 cache, where the prefetches have nothing to hide and the extra parsing and
@@ -47,6 +48,8 @@ pub struct Peek {
     rport: u16,
     /// Binding bucket, then binding index, then session bucket.
     at: u32,
+    /// The binding bucket (pass 3 searches it without hashing the key again).
+    bucket: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,6 +72,7 @@ impl Peek {
         remote4: [0; 4],
         rport: 0,
         at: 0,
+        bucket: 0,
     };
 
     /// An IPv6 packet of NAT64 tenant `t`: TCP, UDP or ICMPv6 echo right behind the fixed header (anything
@@ -85,11 +89,12 @@ impl Peek {
             _ => return Peek::NONE,
         };
         let addr6: [u8; 16] = h[8..24].try_into().expect("16 bytes");
-        let dst: &[u8; 16] = h[24..40].try_into().expect("16 bytes");
-        let Ok(remote4) = v6_to_v4::map_addr(t, dst, crate::stats::DropReason::DstUntranslatable)
-        else {
+        let dst = u128::from_be_bytes(h[24..40].try_into().expect("16 bytes"));
+        // The fast paths' mapping (with a /96 pool6, a compare and a shift).
+        let Some(remote4) = t.map_v6_to_v4_fast(dst).filter(|&a| unicast_u32(a)) else {
             return Peek::NONE;
         };
+        let remote4 = remote4.to_be_bytes();
         Peek {
             stage: Stage::Bucket,
             from_v6: true,
@@ -101,6 +106,7 @@ impl Peek {
             remote4,
             rport,
             at: 0,
+            bucket: 0,
         }
     }
 
@@ -137,6 +143,7 @@ impl Peek {
             remote4: h[12..16].try_into().expect("4 bytes"),
             rport,
             at: 0,
+            bucket: 0,
         }
     }
 }
@@ -154,6 +161,7 @@ impl Lookahead {
             } else {
                 bib.prefetch_bucket4(p.tenant, p.proto, p.addr4, p.port)
             };
+            p.bucket = p.at;
             p.stage = Stage::Binding;
         }
     }
@@ -171,17 +179,24 @@ impl Lookahead {
         }
     }
 
-    /// Pass 3: find the binding (now cached), hash the session key, prefetch the session bucket.
+    /// Pass 3: find the binding (now cached); prefetch the head of its session list if it has few sessions,
+    /// else hash the session key and prefetch the session bucket.
     #[inline]
     pub fn session_buckets(bib: &BibTable, sessions: &SessionTable, peeks: &mut [Peek]) {
         for p in peeks.iter_mut().filter(|p| p.stage == Stage::Binding) {
             let b = if p.from_v6 {
-                bib.find6(p.tenant, p.proto, &p.addr6, p.port)
+                bib.find6_at(p.bucket, p.tenant, p.proto, &p.addr6, p.port)
             } else {
-                bib.find4(p.tenant, p.proto, p.addr4, p.port)
+                bib.find4_at(p.bucket, p.tenant, p.proto, p.addr4, p.port)
             };
-            match b {
-                Some(b) => {
+            match b.map(|b| (b, bib.get(b))) {
+                // Searched through the binding's list (`Nat64State::find_session`): its head is the session
+                // (in the common case of one per binding), fetched now; nothing left for pass 4.
+                Some((_, e)) if e.count <= LIST_WALK_MAX => {
+                    sessions.prefetch_session(e.sessions);
+                    p.stage = Stage::Skip;
+                }
+                Some((b, _)) => {
                     p.at = sessions.prefetch_bucket(b, p.remote4, p.rport);
                     p.stage = Stage::SessionBucket;
                 }

@@ -11,6 +11,7 @@
 //! - [`lookahead`]: prefetching a batch's BIB and session entries before it is translated.
 //! - [`carry`]: keeping bindings and sessions across a configuration swap.
 //! - [`inspect`]: read-only views for reports (the sessions of a worker, its pool4 ports in use).
+//! - [`fast`]: the packet paths of established flows (a live session, nothing unusual about the packet).
 //! - [`translate`]: the packet paths (IPv6 → IPv4, IPv4 → IPv6, ICMP errors, hairpinning) on top of the SIIT
 //!   header helpers.
 //!
@@ -26,6 +27,7 @@ pub mod bib;
 pub mod bitmap;
 pub mod blocks;
 pub mod carry;
+pub mod fast;
 pub mod frag_store;
 pub mod fragment;
 pub mod inspect;
@@ -364,6 +366,9 @@ pub struct Nat64State {
     /// [`crate::pipeline::Pipeline::process_batch`] looks ahead from this many sessions on
     /// ([`lookahead::MIN_SESSIONS`] by default).
     pub lookahead_min_sessions: usize,
+    /// Tests: every packet takes the general path (to compare the fast paths against it).
+    #[cfg(test)]
+    pub(crate) general_only: bool,
 }
 
 impl Nat64State {
@@ -421,6 +426,8 @@ impl Nat64State {
             tenants: Vec::with_capacity(snapshot.tenants().len()),
             nat64_tenants,
             lookahead_min_sessions: lookahead::MIN_SESSIONS,
+            #[cfg(test)]
+            general_only: false,
         };
         for t in snapshot.tenants() {
             let Some(c) = t.nat64.as_deref() else {
@@ -573,6 +580,12 @@ impl Nat64State {
         false
     }
 
+    /// The session (b, remote4, rport), live or not ([`SessionTable::find`]).
+    #[inline]
+    fn find_session(&self, b: u32, remote4: [u8; 4], rport: u16) -> Option<u32> {
+        self.sessions.find(b, self.bib.get(b), remote4, rport)
+    }
+
     /// The session (b, remote) if it exists and has not expired at `now` (expiring it if it has).
     fn live_session(
         &mut self,
@@ -582,7 +595,7 @@ impl Nat64State {
         now: u64,
         pool: &Pool4,
     ) -> Option<u32> {
-        let i = self.sessions.find(b, remote4, rport)?;
+        let i = self.find_session(b, remote4, rport)?;
         // An ESTABLISHED session gets TCP_TRANS on expiry, which may have run out too; anything else ends (and
         // may take its binding with it: callers look the binding up again).
         while self.sessions.get(i).expires <= now {
@@ -626,6 +639,68 @@ impl Nat64State {
             .refresh(i, tenant, class, required + REFRESH_STEP);
     }
 
+    /// Whether packets may take the [`fast`] paths (always, but in tests that compare them with the general
+    /// paths).
+    #[inline(always)]
+    pub(crate) fn fast_paths(&self) -> bool {
+        #[cfg(test)]
+        return !self.general_only;
+        #[cfg(not(test))]
+        true
+    }
+
+    /// The fast path's part of [`Nat64State::from_v6`] ([`fast::v6_to_v4`]): if the flow has a binding and a
+    /// live session, the TCP machine and the lifetime refresh, as `from_v6` does for it, and the binding's
+    /// IPv4 transport address. Else, with nothing changed, `Err` with the binding lookup's result (for
+    /// [`Nat64State::resolve_v6`]).
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    pub(crate) fn established_v6(
+        &mut self,
+        tenant: u16,
+        proto: Proto,
+        addr6: &[u8; 16],
+        port6: u16,
+        remote4: [u8; 4],
+        rport: u16,
+        flags: tcp::Flags,
+        now: u64,
+    ) -> Result<([u8; 4], u16), Option<u32>> {
+        let b = self.bib.find6(tenant, proto, addr6, port6).ok_or(None)?;
+        let i = self.find_session(b, remote4, rport).ok_or(Some(b))?;
+        if self.sessions.get(i).expires <= now {
+            return Err(Some(b));
+        }
+        self.apply(i, tenant, proto, tcp::From::V6, flags, now);
+        let e = self.bib.get(b);
+        Ok((e.addr4, e.port4))
+    }
+
+    /// The same from the IPv4 side ([`Nat64State::from_v4`], [`fast::v4_to_v6`]): the binding's IPv6 transport
+    /// address.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    pub(crate) fn established_v4(
+        &mut self,
+        tenant: u16,
+        proto: Proto,
+        addr4: [u8; 4],
+        port4: u16,
+        remote4: [u8; 4],
+        rport: u16,
+        flags: tcp::Flags,
+        now: u64,
+    ) -> Option<([u8; 16], u16)> {
+        let b = self.bib.find4(tenant, proto, addr4, port4)?;
+        let i = self.find_session(b, remote4, rport)?;
+        if self.sessions.get(i).expires <= now {
+            return None;
+        }
+        self.apply(i, tenant, proto, tcp::From::V4, flags, now);
+        let e = self.bib.get(b);
+        Some((e.addr6, e.port6))
+    }
+
     /// RFC 6146 §3.5.1.1, §3.5.2.2, §3.5.3 for a packet from IPv6 (`addr6`, `port6`) to IPv4 (`remote4`,
     /// `rport`): finds or creates the binding (endpoint-independent mapping) and the session, runs the TCP
     /// machine, refreshes the lifetime. Returns the binding's IPv4 transport address.
@@ -643,11 +718,34 @@ impl Nat64State {
         now: u64,
         rng: u32,
     ) -> Result<([u8; 4], u16), Refusal> {
+        let found = self.bib.find6(t.index, proto, addr6, port6);
+        self.resolve_v6(
+            found, t, c, proto, addr6, port6, remote4, rport, flags, now, rng,
+        )
+    }
+
+    /// [`Nat64State::from_v6`] after its binding lookup: `found` is `self.bib.find6` of the same key, made by
+    /// the caller with nothing changed since ([`fast::v6_to_v4`] after [`Nat64State::established_v6`]).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn resolve_v6(
+        &mut self,
+        found: Option<u32>,
+        t: &Tenant,
+        c: &Nat64Config,
+        proto: Proto,
+        addr6: &[u8; 16],
+        port6: u16,
+        remote4: [u8; 4],
+        rport: u16,
+        flags: tcp::Flags,
+        now: u64,
+        rng: u32,
+    ) -> Result<([u8; 4], u16), Refusal> {
         use crate::stats::DropReason as R;
         let tenant = t.index;
         let rport = if proto == Proto::Icmp { 0 } else { rport };
         let tcp_non_syn = proto == Proto::Tcp && !flags.syn;
-        let b = match self.bib.find6(tenant, proto, addr6, port6) {
+        let b = match found {
             Some(b) => b,
             None => {
                 if tcp_non_syn {
@@ -670,15 +768,20 @@ impl Nat64State {
             }
         };
         let (addr4, port4) = (self.bib.get(b).addr4, self.bib.get(b).port4);
-        if let Some(i) = self.live_session(b, remote4, rport, now, &c.pool4) {
-            self.apply(i, tenant, proto, tcp::From::V6, flags, now);
-            return Ok((addr4, port4));
-        }
-        // live_session may have removed an unused binding: look again.
-        let b = match self.bib.find6(tenant, proto, addr6, port6) {
-            Some(b) => b,
-            None => {
-                return self.from_v6(t, c, proto, addr6, port6, remote4, rport, flags, now, rng)
+        // No session at all (a new flow): the binding is as found. Else a live session, or an expired one
+        // that live_session ends — and with it, perhaps, the binding: then look again.
+        let b = if self.find_session(b, remote4, rport).is_none() {
+            b
+        } else {
+            if let Some(i) = self.live_session(b, remote4, rport, now, &c.pool4) {
+                self.apply(i, tenant, proto, tcp::From::V6, flags, now);
+                return Ok((addr4, port4));
+            }
+            match self.bib.find6(tenant, proto, addr6, port6) {
+                Some(b) => b,
+                None => {
+                    return self.from_v6(t, c, proto, addr6, port6, remote4, rport, flags, now, rng)
+                }
             }
         };
         let refuse = |st: &mut Self, r: Refusal| {

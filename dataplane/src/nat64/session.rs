@@ -1,9 +1,10 @@
 //! The session table (RFC 6146 §3.2) of one worker: one entry per (binding, remote IPv4 address, remote port),
 //! the remote port 0 for ICMP query sessions (RFC 6146 §3.5.3 keys them by address only).
 //!
-//! A preallocated slab of 40-byte [`Session`]s with a chained hash index; each session sits on two intrusive
+//! A preallocated slab of 40-byte [`Session`]s with a chained hash index for the sessions of bindings with
+//! more than [`LIST_WALK_MAX`] sessions; each session sits on two intrusive
 //! doubly-linked lists: its binding's session list (address-dependent filtering asks "has this binding a
-//! session with this address?") and one expiry queue per (tenant, [`TimerClass`]). Every session of a queue
+//! session with this address?", and lookups of a binding with few sessions walk it) and one expiry queue per (tenant, [`TimerClass`]). Every session of a queue
 //! has the same timeout, so refreshing one moves it to the tail and the queue stays sorted by expiry: expiry
 //! pops from the head, O(1) per session, and lookups see an expired session as expired whether or not the
 //! timer pass has run yet.
@@ -13,6 +14,15 @@ use super::lookahead::prefetch;
 use super::mem::table;
 use super::tcp::TcpState;
 use super::{hash_words, NIL};
+
+/// Up to this many sessions, a binding's sessions are searched through its list rather than the hash index,
+/// and are not in the hash index ([`SessionTable::find`]): each step of the walk is a possible cache miss, as are the hash bucket and
+/// its entry, so the walk wins for one session and ties for two.
+pub const LIST_WALK_MAX: u32 = 2;
+
+/// `Session::hnext` of a session that is not in the hash index (its binding has few sessions). Never a slot
+/// index: capacities stay below it.
+const UNHASHED: u32 = NIL - 1;
 
 /// Which timeout a session's lifetime uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -157,19 +167,25 @@ impl SessionTable {
     /// Reads bucket `b` and prefetches the first session of its chain (both cache lines it may straddle).
     #[inline]
     pub fn prefetch_head(&self, b: u32) {
-        let i = self.buckets[b as usize];
-        if let Some(s) = self.slab.get(i as usize) {
-            let p: *const Session = s;
-            prefetch(p);
-            prefetch(
-                p.cast::<u8>()
-                    .wrapping_add(std::mem::size_of::<Session>() - 1),
-            );
+        self.prefetch_session(self.buckets[b as usize]);
+    }
+
+    /// The session (binding `bib_idx`, remote4, rport); `bib` is that binding. A binding with at most
+    /// [`LIST_WALK_MAX`] sessions (nearly all of them: one per binding is the common case) is searched through
+    /// its own session list — one dependent cache miss (binding → session) instead of two (binding → hash
+    /// bucket → session) — and only the sessions of the others are in the hash index at all.
+    #[inline]
+    pub fn find(&self, bib_idx: u32, bib: &BibEntry, remote4: [u8; 4], rport: u16) -> Option<u32> {
+        if bib.count <= LIST_WALK_MAX {
+            self.find_in_list(bib.sessions, remote4, rport)
+        } else {
+            self.find_hashed(bib_idx, remote4, rport)
         }
     }
 
+    /// The hash index's part of [`SessionTable::find`].
     #[inline]
-    pub fn find(&self, bib: u32, remote4: [u8; 4], rport: u16) -> Option<u32> {
+    fn find_hashed(&self, bib: u32, remote4: [u8; 4], rport: u16) -> Option<u32> {
         let mut i = self.buckets[self.bucket(bib, remote4, rport)];
         while i != NIL {
             let s = &self.slab[i as usize];
@@ -179,6 +195,33 @@ impl SessionTable {
             i = s.hnext;
         }
         None
+    }
+
+    /// The session with (remote4, rport) in the binding list starting at `head` (a [`BibEntry::sessions`]).
+    #[inline]
+    fn find_in_list(&self, head: u32, remote4: [u8; 4], rport: u16) -> Option<u32> {
+        let mut i = head;
+        while i != NIL {
+            let s = &self.slab[i as usize];
+            if s.rport == rport && s.remote4 == remote4 {
+                return Some(i);
+            }
+            i = s.bnext;
+        }
+        None
+    }
+
+    /// Batch lookahead: prefetches session `i` (both cache lines it may straddle), if there is one.
+    #[inline]
+    pub fn prefetch_session(&self, i: u32) {
+        if let Some(s) = self.slab.get(i as usize) {
+            let p: *const Session = s;
+            prefetch(p);
+            prefetch(
+                p.cast::<u8>()
+                    .wrapping_add(std::mem::size_of::<Session>() - 1),
+            );
+        }
     }
 
     /// RFC 6146 §3.5.1.2 address-dependent filtering: has binding `b` a session with `remote4` (any port)
@@ -213,7 +256,6 @@ impl SessionTable {
         }
         let i = self.free;
         self.free = self.slab[i as usize].hnext;
-        let b = self.bucket(bib_idx, remote4, rport);
         self.slab[i as usize] = Session {
             expires,
             bib: bib_idx,
@@ -221,18 +263,31 @@ impl SessionTable {
             rport,
             state,
             class,
-            hnext: self.buckets[b],
+            hnext: UNHASHED,
             qprev: NIL,
             qnext: NIL,
             bprev: NIL,
             bnext: bib.sessions,
         };
-        self.buckets[b] = i;
         if bib.sessions != NIL {
             self.slab[bib.sessions as usize].bprev = i;
         }
         bib.sessions = i;
         bib.count += 1;
+        // Invariant: every session of a binding with more than LIST_WALK_MAX sessions is hashed. Crossing the
+        // threshold hashes the whole list (at most LIST_WALK_MAX + 1 sessions, some perhaps hashed already
+        // from an earlier crossing); above it, each new session.
+        if bib.count == LIST_WALK_MAX + 1 {
+            let mut j = bib.sessions;
+            while j != NIL {
+                if self.slab[j as usize].hnext == UNHASHED {
+                    self.hash_in(j);
+                }
+                j = self.slab[j as usize].bnext;
+            }
+        } else if bib.count > LIST_WALK_MAX + 1 {
+            self.hash_in(i);
+        }
         self.enqueue(i, bib.tenant);
         self.len += 1;
         Some(i)
@@ -252,19 +307,30 @@ impl SessionTable {
             self.slab[s.bnext as usize].bprev = s.bprev;
         }
         bib.count -= 1;
-        // Hash chain.
-        let b = self.bucket(s.bib, s.remote4, s.rport);
-        let mut p = &mut self.buckets[b];
-        while *p != i {
-            let n = *p;
-            p = &mut self.slab[n as usize].hnext;
+        // Hash chain (the remaining sessions of the binding stay hashed: harmless, and
+        // `find` walks the list again from LIST_WALK_MAX sessions down).
+        if s.hnext != UNHASHED {
+            let b = self.bucket(s.bib, s.remote4, s.rport);
+            let mut p = &mut self.buckets[b];
+            while *p != i {
+                let n = *p;
+                p = &mut self.slab[n as usize].hnext;
+            }
+            *p = s.hnext;
         }
-        *p = s.hnext;
         let e = &mut self.slab[i as usize];
         e.bib = NIL;
         e.hnext = self.free;
         self.free = i;
         self.len -= 1;
+    }
+
+    /// Puts session `i` at the head of its hash chain.
+    fn hash_in(&mut self, i: u32) {
+        let s = &self.slab[i as usize];
+        let b = self.bucket(s.bib, s.remote4, s.rport);
+        self.slab[i as usize].hnext = self.buckets[b];
+        self.buckets[b] = i;
     }
 
     /// Sets session `i`'s lifetime (class and expiry) and moves it to the tail of its queue.
@@ -339,6 +405,58 @@ mod tests {
     use super::super::Proto;
     use super::*;
 
+    /// Bindings growing past LIST_WALK_MAX sessions and shrinking below it, again and again: every session is
+    /// found (through the list or the hash index), removed ones are not.
+    #[test]
+    fn find_across_the_list_walk_threshold() {
+        let mut t = SessionTable::with_capacity(64, 1, 3);
+        let mut bibs: Vec<BibEntry> = (0..3u8)
+            .map(|k| BibEntry::new(0, Proto::Udp, [k; 16], 1, [2; 4], u16::from(k)))
+            .collect();
+        // (binding, port) → session, the model.
+        let mut live: Vec<(usize, u16, u32)> = Vec::new();
+        let mut x = 12345u32;
+        for step in 0..2000u32 {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            let k = (x % 3) as usize;
+            let port = (x >> 8) as u16 % 8;
+            let at = live.iter().position(|&(b, p, _)| b == k && p == port);
+            match at {
+                Some(n) if x & 0x10000 != 0 || t.is_full() => {
+                    let (_, _, i) = live.swap_remove(n);
+                    t.remove(i, &mut bibs[k]);
+                }
+                None if !t.is_full() => {
+                    let i = t
+                        .insert(
+                            k as u32,
+                            &mut bibs[k],
+                            [9; 4],
+                            port,
+                            TcpState::Closed,
+                            TimerClass::Udp,
+                            1,
+                        )
+                        .unwrap();
+                    live.push((k, port, i));
+                }
+                _ => {}
+            }
+            for (k, b) in bibs.iter().enumerate() {
+                for port in 0..8u16 {
+                    let want = live
+                        .iter()
+                        .find(|&&(bk, p, _)| bk == k && p == port)
+                        .map(|l| l.2);
+                    assert_eq!(t.find(k as u32, b, [9; 4], port), want, "step {step}");
+                }
+                assert_eq!(b.count as usize, live.iter().filter(|l| l.0 == k).count());
+            }
+        }
+    }
+
     #[test]
     fn size_insert_find_expire_in_order() {
         assert_eq!(std::mem::size_of::<Session>(), 40);
@@ -363,8 +481,25 @@ mod tests {
             )
             .unwrap();
         assert_eq!(b.count, 3);
-        assert_eq!(t.find(5, z, 54), Some(s2));
-        assert_eq!(t.find(6, z, 54), None);
+        assert_eq!(t.find(5, &b, z, 54), Some(s2));
+        // The binding's list finds the same sessions as the hash index.
+        for (r, p) in [
+            (z, 53),
+            (z, 54),
+            ([1, 1, 1, 1], 54),
+            (z, 55),
+            ([1, 1, 1, 1], 53),
+        ] {
+            assert_eq!(
+                t.find_in_list(b.sessions, r, p),
+                t.find_hashed(5, r, p),
+                "{r:?}:{p}"
+            );
+        }
+        assert_eq!(t.find_in_list(b.sessions, [1, 1, 1, 1], 54), Some(s3));
+        assert_eq!(t.find_in_list(NIL, z, 54), None);
+        let other = BibEntry::new(0, Proto::Udp, [3; 16], 3, [2; 4], 3);
+        assert_eq!(t.find(6, &other, z, 54), None);
         assert!(t.any_with_remote(&b, [1, 1, 1, 1], 0));
         assert!(!t.any_with_remote(&b, [1, 1, 1, 1], 300), "expired");
         assert!(!t.any_with_remote(&b, [1, 1, 1, 2], 0));

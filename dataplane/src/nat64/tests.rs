@@ -1732,3 +1732,137 @@ fn process_batch_equals_process_one_by_one() {
         round = replies.into_iter().chain(round.clone()).collect();
     }
 }
+
+// ---------- the established-flow fast paths ----------
+
+mod fast_paths {
+    use super::*;
+    use crate::xlat::Verdict;
+    use proptest::prelude::*;
+
+    /// Opens a UDP flow, a TCP connection (to ESTABLISHED) and an echo flow on `n`; returns packets of those
+    /// flows in both directions (plus ones of no flow), to be mutated.
+    /// (With two workers, the flows another worker owns are handed off and their IPv4 packets use port 1.)
+    fn flows(n: &mut Nat) -> Vec<Vec<u8>> {
+        let port4 = |n: &mut Nat, pkt: &[u8]| {
+            let r = n.run(pkt);
+            r.out.first().map_or(1, |(p, _)| v4_src(p).1)
+        };
+        let uport = port4(n, &udp6(C6, 5000, s6(S4), 53));
+        let tport = port4(n, &tcp6(C6, 4000, s6(S4), 80, F::Syn));
+        n.run(&tcp4(S4, 80, POOL4, tport, F::SynAck));
+        n.run(&tcp6(C6, 4000, s6(S4), 80, F::Ack));
+        // The echo identifier (not where v4_src looks: the ICMP type and code).
+        let r = n.run(&echo6(C6, s6(S4), 3));
+        let eport = r
+            .out
+            .first()
+            .map_or(1, |(p, _)| u16::from_be_bytes([p[24], p[25]]));
+        vec![
+            udp6(C6, 5000, s6(S4), 53),
+            udp4(S4, 53, POOL4, uport),
+            tcp6(C6, 4000, s6(S4), 80, F::Ack),
+            tcp4(S4, 80, POOL4, tport, F::Ack),
+            tcp6(C6, 4000, s6(S4), 80, F::Fin),
+            tcp4(S4, 80, POOL4, tport, F::Rst),
+            echo6(C6, s6(S4), 3),
+            echo_reply4(S4, POOL4, eport),
+            udp6(C6B, 7000, s6(S4), 53),
+            udp6(C6B, 7000, s6(POOL4), uport),
+        ]
+    }
+
+    /// Everything observable of a worker's NAT64 state.
+    fn state(n: &Nat) -> Vec<String> {
+        let st = n.p.nat64().unwrap();
+        let mut v: Vec<String> = st
+            .sessions
+            .iter()
+            .map(|(i, s)| format!("{i} {s:?}"))
+            .collect();
+        v.extend(st.bib.iter().map(|(i, e)| format!("{i} {e:?}")));
+        v
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        /// The fast paths give the same outcome, packet, state and counters as the general paths, on valid
+        /// and mutated packets of established flows, at times that do and do not expire them.
+        #[test]
+        fn fast_paths_match_general_paths(
+            which in 0usize..10,
+            flips in proptest::collection::vec((0usize..80, any::<u8>()), 0..4),
+            cut in 0usize..120,
+            later in prop_oneof![Just(0u64), Just(100), Just(400), Just(8000)],
+            workers in 1u16..3,
+            extra in prop_oneof![Just(""), Just(STATIC)],
+            pad in 0usize..3,
+            sessions in prop_oneof![Just(3usize), Just(64)],
+        ) {
+            let snap = snapshot(extra);
+            // 3 sessions: the flows fill the table, new ones are refused (ICMP Address Unreachable).
+            let cap = super::super::Nat64Capacity { sessions, held_syns: 4 };
+            let mut fast = Nat { p: Pipeline::with_nat64_capacity(Arc::clone(&snap), 0, workers, cap) };
+            let mut general = Nat { p: Pipeline::with_nat64_capacity(snap, 0, workers, cap) };
+            general.p.nat64_mut().unwrap().general_only = true;
+            fast.at(1);
+            general.at(1);
+            let pkts = flows(&mut fast);
+            prop_assert_eq!(&pkts, &flows(&mut general));
+            let mut pkt = pkts[which].clone();
+            for (at, b) in flips {
+                let len = pkt.len();
+                pkt[at % len] ^= b;
+            }
+            if cut < pkt.len() && cut % 3 == 0 {
+                pkt.truncate(cut);
+            }
+            // Link-layer padding behind the packet.
+            pkt.extend(std::iter::repeat_n(0xa5, pad * 9));
+            fast.at(1 + later);
+            general.at(1 + later);
+            for _ in 0..2 {
+                let (a, b) = (fast.run(&pkt), general.run(&pkt));
+                prop_assert_eq!(a.kind, b.kind);
+                prop_assert_eq!(a.out, b.out);
+                prop_assert_eq!(state(&fast), state(&general));
+                prop_assert_eq!(fast.p.stats(), general.p.stats());
+            }
+        }
+    }
+
+    /// The fast paths do take the packets they are for (the comparison above would pass without them).
+    #[test]
+    fn established_packets_take_the_fast_paths() {
+        let mut n = Nat::new("");
+        let pkts = flows(&mut n);
+        let st = n.p.nat64_mut().unwrap();
+        let snap = snapshot("");
+        let t = &snap.tenants()[0];
+        let c = t.nat64.as_deref().unwrap();
+        for (k, pkt) in pkts.iter().enumerate().take(8) {
+            let mut buf = vec![0u8; FRAME_SIZE];
+            let mut frame = Frame::copy_from(&mut buf, pkt).expect("fits");
+            let v = if pkt[0] >> 4 == 6 {
+                super::super::fast::v6_to_v4(&mut frame, t, c, st, 0, 1)
+            } else {
+                super::super::fast::v4_to_v6(&mut frame, t, c, st, 0)
+            };
+            assert!(v.is_some(), "packet {k}");
+        }
+        // A new flow from IPv6: created here.
+        let sessions = st.sessions.len();
+        let mut buf = vec![0u8; FRAME_SIZE];
+        let mut frame = Frame::copy_from(&mut buf, &pkts[8]).expect("fits");
+        let v = super::super::fast::v6_to_v4(&mut frame, t, c, st, 0, 1);
+        assert_eq!(v, Some(Verdict::Forward(Side::V4)));
+        assert_eq!(st.sessions.len(), sessions + 1);
+        // No binding from IPv4: left to the general path, nothing changed.
+        let pkt = udp4(S4, 53, POOL4, 1);
+        let mut frame = Frame::copy_from(&mut buf, &pkt).expect("fits");
+        assert_eq!(super::super::fast::v4_to_v6(&mut frame, t, c, st, 0), None);
+        assert_eq!(frame.packet(), &pkt[..]);
+        assert_eq!(st.sessions.len(), sessions + 1);
+    }
+}

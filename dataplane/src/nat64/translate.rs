@@ -24,7 +24,7 @@ const ICMPV4_ECHO_REQUEST: u8 = 8;
 const ICMPV6_ECHO_REQUEST: u8 = 128;
 const ICMPV6_ECHO_REPLY: u8 = 129;
 /// RFC 6146 §3.5.1.1: no binding could be created → ICMPv6 Destination Unreachable, Address Unreachable.
-const ADDR_UNREACHABLE: (u8, u8) = (icmpv6_type::DEST_UNREACH, 3);
+pub(super) const ADDR_UNREACHABLE: (u8, u8) = (icmpv6_type::DEST_UNREACH, 3);
 /// RFC 6146 §3.5.2.2: a held IPv4 SYN nobody claimed → ICMPv4 Destination Unreachable, Port Unreachable.
 pub const PORT_UNREACHABLE: (u8, u8) = (3, 3);
 
@@ -46,6 +46,11 @@ pub fn v6_to_v4(
     now: u64,
     rng: u32,
 ) -> Verdict {
+    if st.fast_paths() {
+        if let Some(v) = super::fast::v6_to_v4(frame, t, c, st, now, rng) {
+            return v;
+        }
+    }
     let h = match f64_::parse(frame) {
         Ok(h) => h,
         Err(r) => return Verdict::Drop(r),
@@ -276,6 +281,11 @@ pub fn v4_to_v6(
     now: u64,
     rng: u32,
 ) -> Verdict {
+    if st.fast_paths() {
+        if let Some(v) = super::fast::v4_to_v6(frame, t, c, st, now) {
+            return v;
+        }
+    }
     let h = match f46::parse(frame) {
         Ok(h) => h,
         Err(r) => return Verdict::Drop(r),
