@@ -1,10 +1,10 @@
 //! The session table (RFC 6146 §3.2) of one worker: one entry per (binding, remote IPv4 address, remote port),
 //! the remote port 0 for ICMP query sessions (RFC 6146 §3.5.3 keys them by address only).
 //!
-//! A preallocated slab of 40-byte [`Session`]s with a chained hash index for the sessions of bindings with
+//! A preallocated slab of 36-byte [`Session`]s with a chained hash index for the sessions of bindings with
 //! more than [`LIST_WALK_MAX`] sessions; each session sits on two intrusive
-//! doubly-linked lists: its binding's session list (address-dependent filtering asks "has this binding a
-//! session with this address?", and lookups of a binding with few sessions walk it) and one expiry queue per (tenant, [`TimerClass`]). Every session of a queue
+//! lists: its binding's session list (singly linked) (address-dependent filtering asks "has this binding a
+//! session with this address?", and lookups of a binding with few sessions walk it) and one doubly-linked expiry queue per (tenant, [`TimerClass`]). Every session of a queue
 //! has the same timeout, so refreshing one moves it to the tail and the queue stays sorted by expiry: expiry
 //! pops from the head, O(1) per session, and lookups see an expired session as expired whether or not the
 //! timer pass has run yet.
@@ -38,8 +38,11 @@ impl TimerClass {
     pub const COUNT: usize = 4;
 }
 
-/// One session. 40 bytes.
+/// One session. 36 bytes: `packed(4)` keeps the `u64` expiry from rounding the size up to a multiple of 8
+/// (every other field is at most 4-byte aligned, so only `expires` is ever unaligned, and it is only read and
+/// written by value).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(C, packed(4))]
 pub struct Session {
     /// Clock value (ns) at which it expires.
     pub expires: u64,
@@ -53,7 +56,8 @@ pub struct Session {
     hnext: u32,
     qprev: u32,
     qnext: u32,
-    bprev: u32,
+    /// Next session of the same binding. Singly linked: removal walks the binding's list from its head,
+    /// which is short in the common case (one or two sessions per binding).
     bnext: u32,
 }
 
@@ -89,7 +93,9 @@ impl SessionTable {
     /// Room for `capacity` sessions of `tenants` tenants.
     pub fn with_capacity(capacity: usize, tenants: usize, seed: u64) -> Self {
         let capacity = capacity.clamp(1, NIL as usize - 1);
-        let nb = capacity.next_power_of_two();
+        // Half as many buckets as sessions: only the sessions of bindings with more than LIST_WALK_MAX
+        // sessions are hashed at all, so the chains stay short while the index costs 2 bytes per session.
+        let nb = capacity.div_ceil(2).next_power_of_two();
         let blank = Session {
             expires: 0,
             bib: NIL,
@@ -100,7 +106,6 @@ impl SessionTable {
             hnext: NIL,
             qprev: NIL,
             qnext: NIL,
-            bprev: NIL,
             bnext: NIL,
         };
         let slab = table(capacity, |i| Session {
@@ -266,12 +271,8 @@ impl SessionTable {
             hnext: UNHASHED,
             qprev: NIL,
             qnext: NIL,
-            bprev: NIL,
             bnext: bib.sessions,
         };
-        if bib.sessions != NIL {
-            self.slab[bib.sessions as usize].bprev = i;
-        }
         bib.sessions = i;
         bib.count += 1;
         // Invariant: every session of a binding with more than LIST_WALK_MAX sessions is hashed. Crossing the
@@ -297,14 +298,15 @@ impl SessionTable {
     pub fn remove(&mut self, i: u32, bib: &mut BibEntry) {
         let s = self.slab[i as usize];
         self.dequeue(i, bib.tenant);
-        // Binding list.
-        if s.bprev == NIL {
+        // Binding list (singly linked: find the predecessor from the head).
+        if bib.sessions == i {
             bib.sessions = s.bnext;
         } else {
-            self.slab[s.bprev as usize].bnext = s.bnext;
-        }
-        if s.bnext != NIL {
-            self.slab[s.bnext as usize].bprev = s.bprev;
+            let mut p = bib.sessions;
+            while self.slab[p as usize].bnext != i {
+                p = self.slab[p as usize].bnext;
+            }
+            self.slab[p as usize].bnext = s.bnext;
         }
         bib.count -= 1;
         // Hash chain (the remaining sessions of the binding stay hashed: harmless, and
@@ -459,7 +461,7 @@ mod tests {
 
     #[test]
     fn size_insert_find_expire_in_order() {
-        assert_eq!(std::mem::size_of::<Session>(), 40);
+        assert_eq!(std::mem::size_of::<Session>(), 36);
         let mut t = SessionTable::with_capacity(4, 1, 7);
         let mut b = BibEntry::new(0, Proto::Udp, [1; 16], 1, [2; 4], 2);
         let z = [198, 51, 100, 9];
