@@ -6,7 +6,13 @@ use super::lookahead::prefetch;
 use super::mem::table;
 use super::{hash_words, Proto, NIL};
 
-/// One binding. 44 bytes.
+/// [`BibEntry`] flag: configured (`static_bib`), never removed with its last session.
+const STATIC: u8 = 1;
+/// [`BibEntry`] flag: the binding has more than [`LIST_WALK_MAX`](super::session::LIST_WALK_MAX) sessions, all of them in the session hash
+/// index ([`super::session::SessionTable::find`]).
+const HASHED: u8 = 2;
+
+/// One binding. 40 bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BibEntry {
     pub addr6: [u8; 16],
@@ -15,12 +21,11 @@ pub struct BibEntry {
     pub addr4: [u8; 4],
     pub tenant: u16,
     pub proto: Proto,
-    /// Configured (`static_bib`): never removed with its last session.
-    pub is_static: bool,
+    /// [`STATIC`] | [`HASHED`]: one byte instead of a `bool` and a session count (the count's only uses were
+    /// "none" — an empty list — and "more than [`LIST_WALK_MAX`](super::session::LIST_WALK_MAX)", which this flag keeps).
+    flags: u8,
     /// Head of this binding's session list ([`super::session`]).
     pub sessions: u32,
-    /// Number of sessions.
-    pub count: u32,
     next6: u32,
     next4: u32,
 }
@@ -41,11 +46,43 @@ impl BibEntry {
             addr4,
             tenant,
             proto,
-            is_static: false,
+            flags: 0,
             sessions: NIL,
-            count: 0,
             next6: NIL,
             next4: NIL,
+        }
+    }
+
+    /// Configured (`static_bib`): never removed with its last session.
+    #[inline]
+    pub fn is_static(&self) -> bool {
+        self.flags & STATIC != 0
+    }
+
+    pub fn set_static(&mut self) {
+        self.flags |= STATIC;
+    }
+
+    /// Has at least one session.
+    #[inline]
+    pub fn has_sessions(&self) -> bool {
+        self.sessions != NIL
+    }
+
+    /// Has more than [`LIST_WALK_MAX`](super::session::LIST_WALK_MAX) sessions (all of them hashed); otherwise its sessions are found by
+    /// walking its list.
+    #[inline]
+    pub fn is_hashed(&self) -> bool {
+        self.flags & HASHED != 0
+    }
+
+    /// Kept by [`super::session::SessionTable`] as sessions come and go.
+    #[inline]
+    pub(super) fn set_hashed(&mut self, on: bool) {
+        if on {
+            self.flags |= HASHED;
+        } else {
+            self.flags &= !HASHED;
         }
     }
 }
@@ -274,7 +311,7 @@ impl BibTable {
         e.next6 = self.buckets6[b6];
         e.next4 = self.buckets4[b4];
         e.sessions = NIL;
-        e.count = 0;
+        e.set_hashed(false);
         self.slab[i as usize] = e;
         self.buckets6[b6] = i;
         self.buckets4[b4] = i;
@@ -370,6 +407,6 @@ mod tests {
             .insert(BibEntry::new(1, Proto::Udp, a6(7), 7, [1; 4], 7))
             .unwrap();
         assert_eq!(again, ids[1], "slot reused");
-        assert_eq!(std::mem::size_of::<BibEntry>(), 44);
+        assert_eq!(std::mem::size_of::<BibEntry>(), 40);
     }
 }

@@ -140,7 +140,7 @@ fn carry_binding(
         (None, None) => {}
         _ => return None, // one side is bound to something else now
     }
-    if e.is_static {
+    if e.is_static() {
         return None; // no longer configured: it goes, with its sessions
     }
     let ai = c.pool4.index(e.addr4)?;
@@ -200,7 +200,7 @@ pub fn carry(
     let mut moved = vec![NIL; old.bib.capacity()];
     if let Some(n) = new.as_deref_mut() {
         for (i, e) in old.bib.iter() {
-            if e.is_static && e.count == 0 {
+            if e.is_static() && !e.has_sessions() {
                 continue; // the new configuration's static bindings are in place already
             }
             if let Some(t) = new_tenant(e.tenant) {
@@ -264,7 +264,7 @@ pub fn carry(
     if let Some(n) = new.as_deref_mut() {
         for b in moved.iter().copied().filter(|&b| b != NIL) {
             let e = *n.bib.get(b);
-            if e.count == 0 && !e.is_static {
+            if !e.has_sessions() && !e.is_static() {
                 let c = snapshot.tenant(e.tenant).nat64.as_deref().expect("NAT64");
                 n.release_if_unused(b, &c.pool4);
                 carried.bindings -= 1;
@@ -583,7 +583,7 @@ ipv6 = "2001:db8:5555::1/128"
             n.p.set_snapshot(config(SIIT, ONE, &format!("{static80}{static81}")));
         assert_eq!((c.bindings, c.sessions), (0, 1));
         assert_eq!(n.bibs(), 2);
-        assert!(n.p.nat64().unwrap().bib.iter().all(|(_, e)| e.is_static));
+        assert!(n.p.nat64().unwrap().bib.iter().all(|(_, e)| e.is_static()));
         assert_eq!(
             v4_src(n.run(&tcp6(C6, 8080, s6(S4), 5555, F::Ack)).one()),
             (POOL4, 80)

@@ -57,7 +57,7 @@ impl Nat64State {
                 rport: s.rport,
                 state: s.state,
                 expires: s.expires,
-                is_static: b.is_static,
+                is_static: b.is_static(),
             });
         }
     }

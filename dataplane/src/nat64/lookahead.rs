@@ -9,7 +9,7 @@
 //! prefetched, and the packet path then does the real work as always.
 
 use super::bib::BibTable;
-use super::session::{SessionTable, LIST_WALK_MAX};
+use super::session::SessionTable;
 use super::{Proto, NIL};
 use crate::tables::Tenant;
 use crate::wire::bytes::read_u16;
@@ -192,7 +192,7 @@ impl Lookahead {
             match b.map(|b| (b, bib.get(b))) {
                 // Searched through the binding's list (`Nat64State::find_session`): its head is the session
                 // (in the common case of one per binding), fetched now; nothing left for pass 4.
-                Some((_, e)) if e.count <= LIST_WALK_MAX => {
+                Some((_, e)) if !e.is_hashed() => {
                     sessions.prefetch_session(e.sessions);
                     p.stage = Stage::Skip;
                 }

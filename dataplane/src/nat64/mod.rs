@@ -466,10 +466,8 @@ impl Nat64State {
                     ports[s.proto as usize].reserve(s.proto, ai, s.port4);
                 }
                 let mut e = BibEntry::new(t.index, s.proto, s.addr6, s.port6, s.addr4, s.port4);
-                e.is_static = true;
-                if let Some(i) = st.bib.insert(e) {
-                    st.bib.get_mut(i).is_static = true;
-                }
+                e.set_static();
+                st.bib.insert(e);
             }
         }
         Some(st)
@@ -543,7 +541,7 @@ impl Nat64State {
     /// Removes binding `b` if it has no sessions and is not static, returning its port to the pool.
     fn release_if_unused(&mut self, b: u32, pool: &Pool4) {
         let e = *self.bib.get(b);
-        if e.count != 0 || e.is_static {
+        if e.has_sessions() || e.is_static() {
             return;
         }
         if let (Some(ai), Some(ports)) = (

@@ -181,10 +181,10 @@ impl SessionTable {
     /// bucket → session) — and only the sessions of the others are in the hash index at all.
     #[inline]
     pub fn find(&self, bib_idx: u32, bib: &BibEntry, remote4: [u8; 4], rport: u16) -> Option<u32> {
-        if bib.count <= LIST_WALK_MAX {
-            self.find_in_list(bib.sessions, remote4, rport)
-        } else {
+        if bib.is_hashed() {
             self.find_hashed(bib_idx, remote4, rport)
+        } else {
+            self.find_in_list(bib.sessions, remote4, rport)
         }
     }
 
@@ -243,7 +243,7 @@ impl SessionTable {
         false
     }
 
-    /// Adds a session of binding `bib_idx` (`bib` is that entry; its list and count are updated). `None` when
+    /// Adds a session of binding `bib_idx` (`bib` is that entry; its list and flag are updated). `None` when
     /// the table is full.
     #[allow(clippy::too_many_arguments)]
     pub fn insert(
@@ -274,11 +274,12 @@ impl SessionTable {
             bnext: bib.sessions,
         };
         bib.sessions = i;
-        bib.count += 1;
-        // Invariant: every session of a binding with more than LIST_WALK_MAX sessions is hashed. Crossing the
-        // threshold hashes the whole list (at most LIST_WALK_MAX + 1 sessions, some perhaps hashed already
-        // from an earlier crossing); above it, each new session.
-        if bib.count == LIST_WALK_MAX + 1 {
+        // Invariant: every session of a binding with more than LIST_WALK_MAX sessions is hashed (and the
+        // binding flagged). Crossing the threshold hashes the whole list (at most LIST_WALK_MAX + 1 sessions,
+        // some perhaps hashed already from an earlier crossing); above it, each new session.
+        if bib.is_hashed() {
+            self.hash_in(i);
+        } else if self.list_len_over(bib.sessions) {
             let mut j = bib.sessions;
             while j != NIL {
                 if self.slab[j as usize].hnext == UNHASHED {
@@ -286,15 +287,14 @@ impl SessionTable {
                 }
                 j = self.slab[j as usize].bnext;
             }
-        } else if bib.count > LIST_WALK_MAX + 1 {
-            self.hash_in(i);
+            bib.set_hashed(true);
         }
         self.enqueue(i, bib.tenant);
         self.len += 1;
         Some(i)
     }
 
-    /// Removes session `i` of binding `bib` (list and count updated).
+    /// Removes session `i` of binding `bib` (list and flag updated).
     pub fn remove(&mut self, i: u32, bib: &mut BibEntry) {
         let s = self.slab[i as usize];
         self.dequeue(i, bib.tenant);
@@ -308,9 +308,12 @@ impl SessionTable {
             }
             self.slab[p as usize].bnext = s.bnext;
         }
-        bib.count -= 1;
-        // Hash chain (the remaining sessions of the binding stay hashed: harmless, and
-        // `find` walks the list again from LIST_WALK_MAX sessions down).
+        // Back to LIST_WALK_MAX sessions: `find` walks the list again. (The remaining sessions stay hashed:
+        // harmless.) At most LIST_WALK_MAX + 1 steps, and only while the binding is flagged.
+        if bib.is_hashed() && !self.list_len_over(bib.sessions) {
+            bib.set_hashed(false);
+        }
+        // Hash chain.
         if s.hnext != UNHASHED {
             let b = self.bucket(s.bib, s.remote4, s.rport);
             let mut p = &mut self.buckets[b];
@@ -325,6 +328,19 @@ impl SessionTable {
         e.hnext = self.free;
         self.free = i;
         self.len -= 1;
+    }
+
+    /// Whether the binding list starting at `head` is longer than [`LIST_WALK_MAX`] (walks at most
+    /// LIST_WALK_MAX + 1 of it).
+    fn list_len_over(&self, head: u32) -> bool {
+        let mut i = head;
+        for _ in 0..=LIST_WALK_MAX {
+            if i == NIL {
+                return false;
+            }
+            i = self.slab[i as usize].bnext;
+        }
+        true
     }
 
     /// Puts session `i` at the head of its hash chain.
@@ -454,7 +470,15 @@ mod tests {
                         .map(|l| l.2);
                     assert_eq!(t.find(k as u32, b, [9; 4], port), want, "step {step}");
                 }
-                assert_eq!(b.count as usize, live.iter().filter(|l| l.0 == k).count());
+                let n = live.iter().filter(|l| l.0 == k).count();
+                let mut listed = 0;
+                let mut j = b.sessions;
+                while j != NIL {
+                    listed += 1;
+                    j = t.slab[j as usize].bnext;
+                }
+                assert_eq!(listed, n, "step {step}");
+                assert_eq!(b.is_hashed(), n > LIST_WALK_MAX as usize, "step {step}");
             }
         }
     }
@@ -482,7 +506,7 @@ mod tests {
                 300,
             )
             .unwrap();
-        assert_eq!(b.count, 3);
+        assert!(b.is_hashed() && b.has_sessions());
         assert_eq!(t.find(5, &b, z, 54), Some(s2));
         // The binding's list finds the same sessions as the hash index.
         for (r, p) in [
@@ -516,7 +540,7 @@ mod tests {
         t.remove(s3, &mut b);
         assert_eq!(t.expired_head(0, TimerClass::Udp, 1000), Some(s1));
         t.remove(s1, &mut b);
-        assert_eq!((b.count, b.sessions, t.len()), (0, NIL, 0));
+        assert_eq!((b.is_hashed(), b.sessions, t.len()), (false, NIL, 0));
         assert_eq!(t.expired_head(0, TimerClass::Udp, u64::MAX), None);
         // Moving to another class.
         let s = t
