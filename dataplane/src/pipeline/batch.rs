@@ -1,0 +1,187 @@
+//! The per-batch state of [`Pipeline::process_batch`](super::Pipeline::process_batch): what a worker need
+//! not redo for every frame of an RX batch (VPP's per-frame-vector work).
+//!
+//! - The random-value counter lives in a register for the batch and is written back once.
+//! - Each side remembers its last classification: frames of a batch mostly share their key (one flow, one
+//!   VLAN, one destination), and an equal key gives the same tenant, so a hit is one compare instead of a
+//!   table lookup. Keys are the whole input of the classifier (IPv6 destination; IPv4 ingress, VLAN and
+//!   destination), so a hit cannot differ from a lookup.
+//! - Packets the fast path forwards for a side's cached tenant are counted in a local, added to [`Stats`]
+//!   when that side's cache entry is replaced, and at the end of the batch.
+
+use crate::frame::{Frame, RxMeta};
+use crate::stats::{Direction, Stats};
+use crate::tables::{Snapshot, Tenant};
+use crate::xlat::{v4_to_v6, v6_to_v4, Side};
+
+/// Step of the random-value counter: odd, so the counter visits all 2^32 values before repeating (the
+/// golden ratio's fraction, as in Fibonacci hashing, so consecutive counters differ in many bits).
+pub const RNG_STEP: u32 = 0x9e37_79b9;
+
+/// The random value of counter `c`: an odd multiply, then the high half folded into the low one (both
+/// steps are bijections, so distinct counters give distinct values). Three instructions, which a batch
+/// loop pays per packet instead of a state update through memory; the values are only as unpredictable as
+/// the xorshift they replace (identifications, RFC 6791 picks and NAT64 port search starts need spread, not
+/// secrecy: RFC 6056's port randomization is about off-path guessing, which the per-worker seed and the
+/// mixing keep as hard as before).
+#[inline(always)]
+pub fn rng_value(c: u32) -> u32 {
+    let x = c.wrapping_mul(0x2c1b_3c6d);
+    x ^ (x >> 15)
+}
+
+/// One batch's state. `'s`: the snapshot the batch runs under (cached tenants point into it).
+pub(super) struct Batch<'s> {
+    snapshot: &'s Snapshot,
+    /// The random-value counter (the pipeline's, written back after the batch); [`rng_value`] of it is
+    /// computed only where a value is used.
+    pub(super) rng: u32,
+    /// Last IPv6-side classification the fast path could use: destination → tenant.
+    v6: Option<([u8; 16], &'s Tenant)>,
+    /// Last IPv4-side one: (ingress and VLAN, destination) → tenant.
+    v4: Option<(RxMeta, [u8; 4], &'s Tenant)>,
+    /// Packets the fast path forwarded for the cached IPv6-side tenant (IPv6 → IPv4) since it was cached,
+    /// not yet added to the counters; the same for the IPv4-side one.
+    run6: u64,
+    run4: u64,
+}
+
+impl<'s> Batch<'s> {
+    pub(super) fn new(snapshot: &'s Snapshot, rng: u32) -> Self {
+        Batch {
+            snapshot,
+            rng,
+            v6: None,
+            v4: None,
+            run6: 0,
+            run4: 0,
+        }
+    }
+
+    /// Advances the random-value counter (one per frame, as [`Pipeline::process`](super::Pipeline) does).
+    #[inline(always)]
+    pub(super) fn step_rng(&mut self) -> u32 {
+        self.rng = self.rng.wrapping_add(RNG_STEP);
+        self.rng
+    }
+
+    /// Classifies and translates `frame` if the translator's fast path takes it: a stateless tenant (one
+    /// without NAT64 and, IPv6 → IPv4, one that cannot hairpin, whose packets need a second look), and a
+    /// packet the fast path of its direction accepts. Counts it (received and translated) and returns the
+    /// tenant, the direction and the side the packet leaves on; `None` leaves the frame untouched and
+    /// uncounted for the general path. `counter`: the frame's random-value counter.
+    #[inline(always)]
+    pub(super) fn fast(
+        &mut self,
+        stats: &mut Stats,
+        frame: &mut Frame<'_>,
+        counter: u32,
+    ) -> Option<(&'s Tenant, Direction, Side)> {
+        let pkt = frame.packet();
+        match pkt.first()? >> 4 {
+            6 => {
+                let dst: [u8; 16] = *pkt.get(24..40)?.first_chunk::<16>()?;
+                let t = match self.v6 {
+                    Some((d, t)) if d == dst => t,
+                    _ => self.miss_v6(stats, dst)?,
+                };
+                let side = v6_to_v4::fast_path(frame, t, rng_value(counter))?;
+                self.run6 += 1;
+                Some((t, Direction::V6ToV4, side))
+            }
+            4 => {
+                let dst: [u8; 4] = *pkt.get(16..20)?.first_chunk::<4>()?;
+                let meta = frame.meta;
+                let t = match self.v4 {
+                    Some((m, d, t)) if d == dst && m == meta => t,
+                    _ => self.miss_v4(stats, meta, dst)?,
+                };
+                let side = v4_to_v6::fast_path(frame, t)?;
+                self.run4 += 1;
+                Some((t, Direction::V4ToV6, side))
+            }
+            _ => None,
+        }
+    }
+
+    /// IPv6 side, a key other than the cached one: classifies; a tenant the fast path can take replaces
+    /// the cached one (whose run is counted first).
+    #[inline(never)]
+    fn miss_v6(&mut self, stats: &mut Stats, dst: [u8; 16]) -> Option<&'s Tenant> {
+        let t = self.snapshot.classify_v6(&dst)?;
+        if t.nat64.is_some() || t.may_hairpin() {
+            return None;
+        }
+        self.flush_v6(stats);
+        self.v6 = Some((dst, t));
+        Some(t)
+    }
+
+    /// IPv4 side, like [`Batch::miss_v6`].
+    #[inline(never)]
+    fn miss_v4(&mut self, stats: &mut Stats, meta: RxMeta, dst: [u8; 4]) -> Option<&'s Tenant> {
+        let t = self.snapshot.classify_v4(meta, dst)?;
+        if t.nat64.is_some() {
+            return None;
+        }
+        self.flush_v4(stats);
+        self.v4 = Some((meta, dst, t));
+        Some(t)
+    }
+
+    fn flush_v6(&mut self, stats: &mut Stats) {
+        if let Some((_, t)) = self.v6 {
+            add_run(stats, t.index, Direction::V6ToV4, self.run6);
+        }
+        self.run6 = 0;
+    }
+
+    fn flush_v4(&mut self, stats: &mut Stats) {
+        if let Some((_, _, t)) = self.v4 {
+            add_run(stats, t.index, Direction::V4ToV6, self.run4);
+        }
+        self.run4 = 0;
+    }
+
+    /// Adds both runs to `stats` (at the end of the batch).
+    pub(super) fn flush(&mut self, stats: &mut Stats) {
+        self.flush_v6(stats);
+        self.flush_v4(stats);
+    }
+}
+
+/// `n` packets received and translated for `tenant` in direction `d`.
+fn add_run(stats: &mut Stats, tenant: u16, d: Direction, n: u64) {
+    let st = stats.counters_mut(Some(tenant), d);
+    st.received += n;
+    st.translated += n;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rng_values_of_distinct_counters_are_distinct() {
+        // A bijection on u32: checked on a window of consecutive counters (the way they are drawn) and
+        // against the inverse of each step.
+        let mut seen = std::collections::HashSet::new();
+        let mut c = 0x2545_f491u32;
+        for _ in 0..100_000 {
+            c = c.wrapping_add(RNG_STEP);
+            assert!(seen.insert(rng_value(c)));
+        }
+        // Low 16 bits (IPv4 identification) and high bits (NAT64 choices) both spread.
+        let lows: std::collections::HashSet<u16> = seen.iter().map(|&v| v as u16).collect();
+        assert!(
+            lows.len() > 45_000,
+            "{} distinct identifications",
+            lows.len()
+        );
+        let tops = seen.iter().filter(|&&v| v >> 31 == 1).count();
+        assert!(
+            (45_000..55_000).contains(&tops),
+            "{tops} with the top bit set"
+        );
+    }
+}
