@@ -1223,23 +1223,34 @@ proptest! {
             1..48,
         ),
         repeats in proptest::collection::vec(1usize..5, 48),
+        metas in proptest::collection::vec(proptest::option::of(0u8..8), 1..8),
         cut in 1usize..70,
         hairpin in any::<bool>(),
     ) {
         let snap = if hairpin { &harness::configs()[3] } else { hairpin_off_config() };
-        let seq: Vec<&Vec<u8>> = inputs
+        // Some copies arrive with another ingress/VLAN than their tenant's: the same destination then
+        // classifies differently (or not at all), which a classification cache must notice.
+        let seq: Vec<Vec<u8>> = inputs
             .iter()
             .zip(&repeats)
             .flat_map(|(d, &r)| std::iter::repeat_n(d, r))
+            .zip(metas.iter().cycle())
+            .map(|(d, m)| {
+                let mut d = d.clone();
+                if let Some(m) = m {
+                    d[0] = (d[0] & !(7 << 2)) | (m << 2);
+                }
+                d
+            })
             .collect();
         type Out = Vec<(Vec<u8>, Side, Option<u16>)>;
-        let frame_of = |buf: &mut Vec<u8>, data: &[u8]| {
+        fn frame_of<'b>(buf: &'b mut Vec<u8>, data: &[u8]) -> Frame<'b> {
             let pkt = &data[1..];
             buf.resize(HEADROOM + pkt.len() + 64, 0);
             let mut f = Frame::copy_from(buf, pkt).expect("fits");
             f.meta = harness::METAS[usize::from((data[0] >> 2) & 7)];
             f
-        };
+        }
         // Frame by frame.
         let mut one = Pipeline::new(Arc::clone(snap));
         let mut want: Vec<(Outcome, Out)> = Vec::new();
