@@ -358,8 +358,6 @@ pub enum Mode {
 }
 
 impl Mode {
-    pub const ALL: [Mode; 3] = [Mode::Copy, Mode::PerPacket, Mode::Batch];
-
     /// The benchmark group / report name.
     pub fn name(self) -> &'static str {
         match self {
