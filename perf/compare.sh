@@ -29,8 +29,11 @@ ROOT=$PWD
 TRIALS=${TRIALS:-5}
 TRIAL_S=${TRIAL_S:-0.5}
 # v6: IPv6 -> IPv4 (client to server, the default); v4: IPv4 -> IPv6 (server to client through the EAM entry;
-# not for nat64, whose IPv4 side needs sessions opened from IPv6 first).
+# for nat64, IPv4 clients reaching the IPv6 host through a static BIB entry, 203.0.113.1#5001 -> [2001:db8:6::10]#5001:
+# every flow opens a session from the IPv4 side, then rides it).
 DIR=${DIR:-v6}
+# AF_XDP ring entries of the AF_XDP devices (`[dataplane] ring_size`, the raw forwarder's --ring).
+RING_SIZE=${RING_SIZE:-2048}
 if [ "$DIR" = v4 ]; then FRAME=${FRAME:-64}; else FRAME=${FRAME:-84}; fi
 FLOWS=${FLOWS:-16}
 DUTS=${DUTS:-raw kernel xlat64 nat64 tayga}
@@ -157,6 +160,7 @@ interfaces = [
 ]
 cores = [$DUT_CORE]
 poll_mode = "$POLL_MODE"
+ring_size = $RING_SIZE
 EOF
 
 cat >"$OUT/nat64.toml" <<EOF
@@ -169,6 +173,11 @@ pool6 = "2001:db8:64::/96"
 [[tenants.pool4]]
 prefix = "203.0.113.0/28"
 
+[[tenants.static_bib]]
+protocol = "udp"
+ipv4 = "203.0.113.1#5001"
+ipv6 = "2001:db8:6::10#5001"
+
 [dataplane]
 interfaces = [
     { name = "a6", role = "ipv6", next_hop_mac = "$G6MAC" },
@@ -176,6 +185,7 @@ interfaces = [
 ]
 cores = [$DUT_CORE]
 poll_mode = "$POLL_MODE"
+ring_size = $RING_SIZE
 EOF
 
 cat >"$OUT/tayga.conf" <<EOF
@@ -195,7 +205,7 @@ start_dut() {
     : >"$log"
     case $dut in
     raw)
-        ip netns exec "$A" nice -n "$NICE" taskset -c "$DUT_CORE" "$GEN" forward $(if [ "$DIR" = v4 ]; then echo --in a4 --out a6 --dst-mac "$G6MAC"; else echo --in a6 --out a4 --dst-mac "$G4MAC"; fi) --core "$DUT_CORE" $([ "$POLL_MODE" = busy ] && echo --busy) >"$log" 2>&1 &
+        ip netns exec "$A" nice -n "$NICE" taskset -c "$DUT_CORE" "$GEN" forward $(if [ "$DIR" = v4 ]; then echo --in a4 --out a6 --dst-mac "$G6MAC"; else echo --in a6 --out a4 --dst-mac "$G4MAC"; fi) --core "$DUT_CORE" --ring "$RING_SIZE" $([ "$POLL_MODE" = busy ] && echo --busy) >"$log" 2>&1 &
         DUT_PID=$!
         wait_line "$log" ready
         ;;
@@ -260,18 +270,19 @@ stop_dut() {
     echo "uptime: $(uptime)"
     echo "git: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')"
     echo "autogroup: $(cat /proc/$$/autogroup 2>/dev/null)"
-    echo "settings: DIR=$DIR THREADED=$THREADED NICE=$NICE TRIALS=$TRIALS TRIAL_S=$TRIAL_S FRAME=$FRAME FLOWS=$FLOWS GEN_CORE=$GEN_CORE DUT_CORE=$DUT_CORE LOSS_TOL=$LOSS_TOL POLL_MODE=$POLL_MODE"
+    echo "settings: DIR=$DIR THREADED=$THREADED NICE=$NICE TRIALS=$TRIALS TRIAL_S=$TRIAL_S FRAME=$FRAME FLOWS=$FLOWS GEN_CORE=$GEN_CORE DUT_CORE=$DUT_CORE LOSS_TOL=$LOSS_TOL POLL_MODE=$POLL_MODE RING_SIZE=$RING_SIZE"
 } | tee "$OUT/machine.txt"
 
 for t in $(seq "$TRIALS"); do
     for dut in $DUTS; do
-        if [ "$DIR" = v4 ] && [ "$dut" = nat64 ]; then continue; fi
         start_dut "$dut" || { echo "compare.sh: $dut did not start (round $t)" >&2; stop_dut "$dut"; continue; }
         pin_napi g6 "$GEN_CORE"
         pin_napi g4 "$GEN_CORE"
         echo "== round $t/$TRIALS: $dut" >&2
         if [ "$DIR" = v4 ]; then
-            traffic="--tx-if g4 --rx-if g6 --dst-mac $A4MAC --src 192.0.2.10 --dst 198.51.100.10"
+            dst4=198.51.100.10
+            [ "$dut" = nat64 ] && dst4=203.0.113.1
+            traffic="--tx-if g4 --rx-if g6 --dst-mac $A4MAC --src 192.0.2.10 --dst $dst4"
         else
             traffic="--tx-if g6 --rx-if g4 --dst-mac $A6MAC --src 2001:db8:6::10 --dst 2001:db8:64::c000:20a"
         fi

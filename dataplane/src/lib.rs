@@ -8,12 +8,14 @@
 //! - [`nat64`]: stateful NAT64 (RFC 6146): pool4 slices, per-worker BIB and session tables, TCP states.
 //! - [`io`]: frame sources and sinks (pcap files for offline translation).
 //! - [`stats`]: counters, with one list of drop reasons.
+//! - [`report`]: the workers publish their counters and answer session queries for the control socket.
 
 pub mod frame;
 pub mod io;
 pub mod l2;
 pub mod nat64;
 pub mod pipeline;
+pub mod report;
 pub mod stats;
 pub mod tables;
 pub mod wire;

@@ -32,6 +32,7 @@ use crate::frame::{Frame, RxMeta, FRAME_SIZE};
 use crate::io::afxdp::{chunk_of, RxDesc, XdpStats, XskPort, XDP_HEADROOM};
 use crate::l2::{L2Error, Resolver};
 use crate::pipeline::{Outcome, OutcomeKind, Output, Pipeline};
+use crate::report::{ReportHub, Reporter, REPORT_POLL_MS};
 use crate::stats::{Direction, DropReason, Stats};
 use crate::wire::ethernet::{parse_l2, write_l2, EtherType};
 use crate::xlat::Side;
@@ -44,14 +45,14 @@ pub struct Control {
     pub stop: AtomicBool,
     /// Incremented to ask every worker to print its counters.
     pub dump: AtomicU64,
+    /// Where workers publish their counters and answer session queries (`None`: no reports). Set before the
+    /// workers start.
+    pub reports: Option<Arc<ReportHub>>,
 }
 
 /// Largest packet a hand-off slot holds: what fits in a chunk behind the kernel's headroom (a received frame
 /// never exceeds it, and translating IPv6→IPv4 only shrinks it).
 pub const HANDOFF_MAX: usize = FRAME_SIZE - XDP_HEADROOM;
-
-/// Slots per hand-off ring (per ordered pair of workers). Slots are allocated once, when the ring is built.
-pub const HANDOFF_RING: usize = 256;
 
 /// A hand-off slot: one network-layer packet and where it came in.
 pub struct HandoffPacket {
@@ -450,6 +451,15 @@ pub fn run(
     ctl: Arc<Control>,
     hub: Option<Arc<HandoffHub>>,
 ) -> WorkerReport {
+    let mut cfg = cfg;
+    let mut reporter = ctl
+        .reports
+        .clone()
+        .and_then(|h| Reporter::new(h, cfg.queue as usize));
+    if reporter.is_some() && !(0..=REPORT_POLL_MS).contains(&cfg.poll_timeout_ms) {
+        // Publishing and session queries happen between batches: an idle worker must wake up for them.
+        cfg.poll_timeout_ms = REPORT_POLL_MS;
+    }
     if let Some(core) = cfg.core {
         if !core_affinity::set_for_current(core_affinity::CoreId { id: core }) {
             eprintln!("worker {}: could not pin to core {core}", cfg.queue);
@@ -499,8 +509,14 @@ pub fn run(
         if !w.step() {
             w.idle();
         }
+        if let Some(r) = reporter.as_mut() {
+            w.serve_reports(r);
+        }
     }
     w.drain();
+    if let Some(r) = reporter.as_mut() {
+        w.serve_reports(r);
+    }
     w.report()
 }
 
@@ -524,6 +540,30 @@ impl Worker {
                 .collect(),
             batch_ns: self.batch_ns.clone(),
         }
+    }
+
+    /// Publishes the counters when due and answers waiting session queries (between batches, never blocking;
+    /// see [`crate::report`]).
+    fn serve_reports(&mut self, r: &mut Reporter) {
+        let now = monotonic_ns();
+        if r.due(now) {
+            let p = r.publication();
+            let probes = self.resolver.as_ref().map_or(0, |r| r.probes());
+            p.capture(
+                &self.io,
+                probes,
+                &self.pipeline,
+                self.ring_full,
+                &self.batch_ns,
+            );
+            let port = &self.port;
+            p.set_xdp(
+                (0..port.sockets().len())
+                    .map(|k| (port.sockets()[k].ifname.as_str(), port.xdp_stats(k))),
+            );
+            r.publish(now);
+        }
+        r.answer_sessions(&self.pipeline);
     }
 
     fn me(&self) -> usize {

@@ -161,8 +161,17 @@ fn nat64_two_workers_hand_off_tcp_udp_static_bib_hairpin() {
     ok(&format!(
         "ip -n {c} addr add {CLIENT6_B}/64 dev c6-{s} nodad"
     ));
-    let cfg = nat64_config(&t, "queues = 2\ncores = [0, 1]");
+    // Non-default ring sizes: the dataplane must use them (its ready line says so) and still lose nothing.
+    let cfg = nat64_config(
+        &t,
+        "queues = 2\ncores = [0, 1]\nring_size = 4096\nhandoff_ring_size = 64",
+    );
     t.launch(&cfg);
+    let ready = t.output().join("\n");
+    assert!(
+        ready.contains("AF_XDP rings of 4096, hand-off rings of 64"),
+        "ring sizes from the config:\n{ready}"
+    );
     ok(&format!(
         "ip netns exec {a} ping -c 3 -i 0.3 -W 3 {SERVER4}"
     ));

@@ -84,6 +84,14 @@ pub struct Dataplane {
     /// `interrupt` mode: longest sleep in poll() before the worker looks at its control flags, 1..=1000 ms.
     #[serde(default = "default_poll_timeout_ms")]
     pub poll_timeout_ms: u32,
+    /// Entries of each AF_XDP ring (RX, TX, fill, completion) of every socket, a power of two in
+    /// 64..=32768. Deeper rings absorb longer stalls of a worker (preemption on a shared core) without loss,
+    /// at the cost of memory (two rings' worth of 2 KiB frames per socket) and of latency while they are full.
+    #[serde(default = "default_ring_size")]
+    pub ring_size: u32,
+    /// Slots of each hand-off ring between two workers (stateful NAT64 with `queues > 1`), 16..=65536.
+    #[serde(default = "default_handoff_ring_size")]
+    pub handoff_ring_size: u32,
 }
 
 fn default_queues() -> u16 {
@@ -96,6 +104,14 @@ fn default_batch_size() -> u16 {
 
 fn default_poll_timeout_ms() -> u32 {
     100
+}
+
+fn default_ring_size() -> u32 {
+    2048
+}
+
+fn default_handoff_ring_size() -> u32 {
+    256
 }
 
 /// How a worker waits for packets.
@@ -853,6 +869,18 @@ impl Validator {
             self.err(
                 format!("{p}/poll_timeout_ms"),
                 format!("{} is outside 1..=1000", dp.poll_timeout_ms),
+            );
+        }
+        if !(64..=32768).contains(&dp.ring_size) || !dp.ring_size.is_power_of_two() {
+            self.err(
+                format!("{p}/ring_size"),
+                format!("{} is not a power of two in 64..=32768", dp.ring_size),
+            );
+        }
+        if !(16..=65536).contains(&dp.handoff_ring_size) {
+            self.err(
+                format!("{p}/handoff_ring_size"),
+                format!("{} is outside 16..=65536", dp.handoff_ring_size),
             );
         }
         for (k, &c) in dp.cores.iter().enumerate() {

@@ -462,10 +462,11 @@ pub fn forward(
     dst_mac: [u8; 6],
     batch: u32,
     busy: bool,
+    ring: u32,
     stop: &std::sync::atomic::AtomicBool,
 ) -> anyhow::Result<FwdCounters> {
     let names = vec![in_if.to_string(), out_if.to_string()];
-    let mut port = XskPort::new(&names, 0, XskSizes::default())
+    let mut port = XskPort::new(&names, 0, XskSizes { ring })
         .map_err(|e| anyhow::anyhow!("AF_XDP sockets on {names:?}: {e}"))?;
     let src_mac = dataplane::l2::if_mac(out_if)?;
     let _steer = steer_all(in_if, port.fd(0))?;

@@ -17,8 +17,9 @@ use dataplane::io::afxdp::{retry_while_busy, XskPort, XskSizes};
 use dataplane::io::steer::{SteerProgram, STEER_V4, STEER_V6};
 use dataplane::l2;
 use dataplane::pipeline::Pipeline;
+use dataplane::report::ReportHub;
 use dataplane::tables::Snapshot;
-use dataplane::worker::{self, Control, Egress, HandoffHub, WorkerConfig, HANDOFF_RING};
+use dataplane::worker::{self, Control, Egress, HandoffHub, WorkerConfig};
 use mgmt_api::config::{parse_mac, InterfaceRole, PollMode};
 use mgmt_api::Config;
 
@@ -86,7 +87,8 @@ fn main() -> Result<()> {
     let nat64 = snapshot.tenants().iter().any(|t| t.nat64.is_some());
     let hub = if nat64 && dp.queues > 1 {
         Some(Arc::new(
-            HandoffHub::new(dp.queues, HANDOFF_RING).context("creating the hand-off rings")?,
+            HandoffHub::new(dp.queues, dp.handoff_ring_size as usize)
+                .context("creating the hand-off rings")?,
         ))
     } else {
         None
@@ -142,7 +144,7 @@ fn main() -> Result<()> {
     let mut ports = Vec::new();
     for q in 0..u32::from(dp.queues) {
         let port = retry_while_busy(Duration::from_secs(5), || {
-            XskPort::new(&names, q, XskSizes::default())
+            XskPort::new(&names, q, XskSizes { ring: dp.ring_size })
         })
         .with_context(|| format!("creating the AF_XDP sockets of queue {q}"))?;
         ports.push(port);
@@ -175,7 +177,15 @@ fn main() -> Result<()> {
     }
 
     install_signals();
-    let ctl = Arc::new(Control::default());
+    // Workers publish their counters and answer session queries here (read through `ctl.reports`).
+    let reports = ReportHub::new(
+        usize::from(dp.queues),
+        ifaces.iter().map(|i| i.name.clone()).collect(),
+    );
+    let ctl = Arc::new(Control {
+        reports: Some(reports),
+        ..Control::default()
+    });
     let allowed = core_affinity::get_core_ids().unwrap_or_default();
     let mut handles = Vec::new();
     for (q, port) in ports.into_iter().enumerate() {
@@ -209,11 +219,16 @@ fn main() -> Result<()> {
         .map(|i| format!("{} ({:?})", i.name, i.role).to_lowercase())
         .collect();
     println!(
-        "xlat64-dataplane: ready: {} queue(s) on {}, {} tenant(s), {:?} polling",
+        "xlat64-dataplane: ready: {} queue(s) on {}, {} tenant(s), {:?} polling, AF_XDP rings of {}{}",
         dp.queues,
         desc.join(", "),
         snapshot.tenants().len(),
-        dp.poll_mode
+        dp.poll_mode,
+        dp.ring_size,
+        match &hub {
+            Some(_) => format!(", hand-off rings of {}", dp.handoff_ring_size),
+            None => String::new(),
+        }
     );
 
     let (mut cur4, mut cur6) = (local4, local6);

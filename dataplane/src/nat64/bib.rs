@@ -60,6 +60,9 @@ pub struct BibTable {
     buckets4: Box<[u32]>,
     mask: u64,
     seed: u64,
+    /// Bindings per tenant index (reports). Sized by [`BibTable::with_tenants`] so that inserting does not
+    /// allocate; grows if a larger tenant index shows up anyway.
+    per_tenant: Vec<u32>,
 }
 
 #[inline]
@@ -99,7 +102,22 @@ impl BibTable {
             buckets4: table(nb, |_| NIL),
             mask: nb as u64 - 1,
             seed,
+            per_tenant: Vec::new(),
         }
+    }
+
+    /// Room for the per-tenant counts of `tenants` tenants ([`BibTable::tenant_len`]).
+    pub fn with_tenants(mut self, tenants: usize) -> Self {
+        self.per_tenant
+            .resize(tenants.max(self.per_tenant.len()), 0);
+        self
+    }
+
+    /// Bindings of tenant `tenant`.
+    pub fn tenant_len(&self, tenant: u16) -> usize {
+        self.per_tenant
+            .get(usize::from(tenant))
+            .map_or(0, |&n| n as usize)
     }
 
     pub fn len(&self) -> usize {
@@ -222,6 +240,11 @@ impl BibTable {
         self.buckets6[b6] = i;
         self.buckets4[b4] = i;
         self.len += 1;
+        let t = usize::from(e.tenant);
+        if t >= self.per_tenant.len() {
+            self.per_tenant.resize(t + 1, 0);
+        }
+        self.per_tenant[t] += 1;
         Some(i)
     }
 
@@ -247,6 +270,9 @@ impl BibTable {
         self.slab[i as usize].next4 = NIL;
         self.free = i;
         self.len -= 1;
+        if let Some(n) = self.per_tenant.get_mut(usize::from(e.tenant)) {
+            *n -= 1;
+        }
     }
 
     /// Every binding in use, in slot order (control plane, tests).
@@ -300,6 +326,7 @@ mod tests {
         );
         assert_eq!(t.len(), 2);
         assert_eq!(t.iter().count(), 2);
+        assert_eq!((t.tenant_len(1), t.tenant_len(0)), (2, 0), "per tenant");
         let again = t
             .insert(BibEntry::new(1, Proto::Udp, a6(7), 7, [1; 4], 7))
             .unwrap();

@@ -63,6 +63,29 @@ impl HierBitmap {
         self.free
     }
 
+    /// Free candidates in `range` (clamped to the bitmap): one popcount per leaf word. For reports and
+    /// set-up, not the packet path.
+    pub fn count_free(&self, range: std::ops::Range<usize>) -> usize {
+        let (start, end) = (range.start.min(self.len), range.end.min(self.len));
+        if start >= end {
+            return 0;
+        }
+        let leaf = &self.levels[0];
+        let (first, last) = (start / 64, (end - 1) / 64);
+        (first..=last)
+            .map(|w| {
+                let mut m = leaf[w];
+                if w == first {
+                    m &= u64::MAX << (start % 64);
+                }
+                if w == last && end % 64 != 0 {
+                    m &= u64::MAX >> (64 - end % 64);
+                }
+                m.count_ones() as usize
+            })
+            .sum()
+    }
+
     #[inline]
     pub fn is_free(&self, i: usize) -> bool {
         i < self.len && self.levels[0][i / 64] & (1 << (i % 64)) != 0

@@ -182,10 +182,26 @@ impl BlockAllocator {
         Some((off & 1, li * self.half + off / 2))
     }
 
-    /// Returns a port to its block.
-    pub fn release(&mut self, b: &Blocks, proto: Proto, addr: usize, port: u16) {
-        if let Some((c, x)) = self.locate(b, proto, addr, port) {
-            self.classes[c].set_free(x);
+    /// Returns a port to its block. False if it was not in use here (not in a block of this worker, or free).
+    pub fn release(&mut self, b: &Blocks, proto: Proto, addr: usize, port: u16) -> bool {
+        match self.locate(b, proto, addr, port) {
+            Some((c, x)) => self.classes[c].set_free(x),
+            None => false,
+        }
+    }
+
+    /// Adds the free ports of `proto` at each address index to `out[index]` (indices beyond `out` are
+    /// skipped): the blocks of the subscribers this worker owns, by the address each block lies on.
+    pub fn free_per_address(&self, b: &Blocks, proto: Proto, out: &mut [u32]) {
+        let local = self.classes[0].len() / self.half.max(1);
+        for li in 0..local {
+            let i = li as u32 * self.stride + self.slot;
+            let (addr, _) = b.block(proto, i);
+            let r = li * self.half..(li + 1) * self.half;
+            let free = self.classes[0].count_free(r.clone()) + self.classes[1].count_free(r);
+            if let Some(n) = out.get_mut(addr) {
+                *n += free as u32;
+            }
         }
     }
 

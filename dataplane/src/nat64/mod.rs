@@ -7,6 +7,7 @@
 //! - [`tcp`]: the RFC 6146 §3.5.2.2 state machine and the IPv4 SYNs held for simultaneous opens.
 //! - [`timers`]: the clock abstraction.
 //! - [`lookahead`]: prefetching a batch's BIB and session entries before it is translated.
+//! - [`inspect`]: read-only views for reports (the sessions of a worker, its pool4 ports in use).
 //! - [`translate`]: the packet paths (IPv6 → IPv4, IPv4 → IPv6, ICMP errors, hairpinning) on top of the SIIT
 //!   header helpers.
 //!
@@ -22,6 +23,7 @@ pub mod bib;
 pub mod bitmap;
 pub mod blocks;
 pub mod fragment;
+pub mod inspect;
 pub mod log;
 pub mod lookahead;
 pub mod mem;
@@ -232,19 +234,45 @@ pub enum Refusal {
 }
 
 /// A worker's free ports of one tenant and protocol: per-flow allocation from its slice, or RFC 7422 blocks.
-enum Ports {
+enum Alloc {
     Dynamic(PortAllocator),
     Blocks(blocks::BlockAllocator, blocks::Blocks),
 }
 
+/// A worker's ports of one tenant and protocol, with per-address counts for reports ([`Nat64State::pool4_usage`]).
+struct Ports {
+    alloc: Alloc,
+    /// Per pool4 address index: ports of the worker's slice (free when the allocator was built).
+    total: Box<[u32]>,
+    /// Per pool4 address index: ports taken (dynamic bindings and reserved static ones). Kept here, where
+    /// every allocation and release passes, so a report reads it instead of scanning the bitmaps.
+    in_use: Box<[u32]>,
+}
+
 impl Ports {
     fn new(pool: &Pool4, proto: Proto, worker: u16, workers: u16) -> Self {
-        match pool.blocks {
-            Some(b) => Ports::Blocks(
+        let alloc = match pool.blocks {
+            Some(b) => Alloc::Blocks(
                 blocks::BlockAllocator::new(&b, pool.slice, worker, workers),
                 b,
             ),
-            None => Ports::Dynamic(PortAllocator::new(pool, proto, worker, workers)),
+            None => Alloc::Dynamic(PortAllocator::new(pool, proto, worker, workers)),
+        };
+        let mut total = vec![0u32; pool.len()].into_boxed_slice();
+        match &alloc {
+            Alloc::Dynamic(a) => a.free_per_address(&mut total),
+            Alloc::Blocks(a, b) => a.free_per_address(b, proto, &mut total),
+        }
+        Ports {
+            alloc,
+            in_use: vec![0; pool.len()].into_boxed_slice(),
+            total,
+        }
+    }
+
+    fn count(&mut self, addr: usize, taken: bool) {
+        if let Some(n) = self.in_use.get_mut(addr) {
+            *n = if taken { *n + 1 } else { n.saturating_sub(1) };
         }
     }
 
@@ -256,33 +284,37 @@ impl Ports {
         rng: u32,
     ) -> Result<(usize, u16), Refusal> {
         use crate::stats::DropReason as R;
-        match self {
-            Ports::Dynamic(a) => a.allocate(proto, port6, rng),
-            Ports::Blocks(a, b) => {
+        let (ai, port) = match &mut self.alloc {
+            Alloc::Dynamic(a) => a.allocate(proto, port6, rng),
+            Alloc::Blocks(a, b) => {
                 let i = b
                     .subscriber(addr6)
                     .ok_or(Refusal::Drop(R::Nat64NotSubscriber))?;
                 a.allocate(b, proto, i, port6, rng)
             }
         }
-        .ok_or(Refusal::Exhausted(R::Nat64PoolExhausted))
+        .ok_or(Refusal::Exhausted(R::Nat64PoolExhausted))?;
+        self.count(ai, true);
+        Ok((ai, port))
     }
 
     fn release(&mut self, proto: Proto, addr: usize, port: u16) {
-        match self {
-            Ports::Dynamic(a) => a.release(addr, port),
-            Ports::Blocks(a, b) => a.release(b, proto, addr, port),
+        let freed = match &mut self.alloc {
+            Alloc::Dynamic(a) => a.release(addr, port),
+            Alloc::Blocks(a, b) => a.release(b, proto, addr, port),
+        };
+        if freed {
+            self.count(addr, false);
         }
     }
 
     fn reserve(&mut self, proto: Proto, addr: usize, port: u16) {
-        match self {
-            Ports::Dynamic(a) => {
-                a.reserve(addr, port);
-            }
-            Ports::Blocks(a, b) => {
-                a.reserve(b, proto, addr, port);
-            }
+        let taken = match &mut self.alloc {
+            Alloc::Dynamic(a) => a.reserve(addr, port),
+            Alloc::Blocks(a, b) => a.reserve(b, proto, addr, port),
+        };
+        if taken {
+            self.count(addr, true);
         }
     }
 }
@@ -337,7 +369,8 @@ impl Nat64State {
         let mut st = Nat64State {
             worker,
             workers: workers.max(1),
-            bib: BibTable::with_capacity(cap.sessions + statics, seed),
+            bib: BibTable::with_capacity(cap.sessions + statics, seed)
+                .with_tenants(snapshot.tenants().len()),
             sessions: SessionTable::with_capacity(cap.sessions, snapshot.tenants().len(), seed ^ 1),
             held: HeldSyns::new(cap.held_syns),
             log: log::SessionLog::default(),

@@ -315,10 +315,23 @@ impl PortAllocator {
         }
     }
 
-    /// Returns a port allocated by [`PortAllocator::allocate`].
-    pub fn release(&mut self, addr: usize, port: u16) {
-        if let Some((c, i)) = self.encode(addr, port) {
-            self.classes[c].set_free(i);
+    /// Returns a port allocated by [`PortAllocator::allocate`]. False if it was not in use here (not of this
+    /// slice, or free already).
+    pub fn release(&mut self, addr: usize, port: u16) -> bool {
+        match self.encode(addr, port) {
+            Some((c, i)) => self.classes[c].set_free(i),
+            None => false,
+        }
+    }
+
+    /// Adds the free ports of each address index to `out[index]` (indices beyond `out` are skipped). Right
+    /// after [`PortAllocator::new`] that is every port of the worker's slice the configured ranges allow.
+    pub fn free_per_address(&self, out: &mut [u32]) {
+        for (c, bm) in self.classes.iter().enumerate() {
+            let per_addr = self.nblocks[c / 2] as usize * 16;
+            for (a, n) in out.iter_mut().enumerate() {
+                *n += bm.count_free(a * per_addr..(a + 1) * per_addr) as u32;
+            }
         }
     }
 

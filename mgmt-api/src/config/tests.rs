@@ -864,6 +864,8 @@ fn dataplane_defaults_and_round_trip() {
     assert_eq!(dp.batch_size, 64);
     assert_eq!(dp.poll_mode, PollMode::Interrupt);
     assert_eq!(dp.poll_timeout_ms, 100);
+    assert_eq!(dp.ring_size, 2048);
+    assert_eq!(dp.handoff_ring_size, 256);
     assert!(dp.cores.is_empty());
     assert_eq!(dp.interfaces[1].role, InterfaceRole::Ipv4);
     assert_eq!(
@@ -927,6 +929,21 @@ fn dataplane_errors_name_the_field() {
     assert_one(
         &format!("{one_arm}poll_timeout_ms = 0\n"),
         "/dataplane/poll_timeout_ms",
+        "outside",
+    );
+    assert_one(
+        &format!("{one_arm}ring_size = 3000\n"),
+        "/dataplane/ring_size",
+        "power of two",
+    );
+    assert_one(
+        &format!("{one_arm}ring_size = 65536\n"),
+        "/dataplane/ring_size",
+        "power of two",
+    );
+    assert_one(
+        &format!("{one_arm}handoff_ring_size = 8\n"),
+        "/dataplane/handoff_ring_size",
         "outside",
     );
     assert_one(

@@ -77,6 +77,9 @@ enum Cmd {
         /// Spin instead of sleeping in poll() when idle.
         #[arg(long)]
         busy: bool,
+        /// Entries of each AF_XDP ring (as the dataplane's `ring_size`).
+        #[arg(long, default_value_t = 2048)]
+        ring: u32,
         /// Pin to this CPU.
         #[arg(long)]
         core: Option<usize>,
@@ -247,6 +250,7 @@ fn main() -> Result<()> {
             dst_mac,
             batch,
             busy,
+            ring,
             core,
         } => {
             gen::pin(core);
@@ -256,6 +260,7 @@ fn main() -> Result<()> {
                 gen::parse_mac(&dst_mac)?,
                 batch,
                 busy,
+                ring,
                 &STOP,
             )?;
             println!(
