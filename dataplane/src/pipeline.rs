@@ -11,8 +11,8 @@ use crate::tables::{HairpinMode, Snapshot, Tenant};
 use crate::xlat::{fragment, v4_to_v6, v6_to_v4, Side, Verdict};
 
 mod batch;
-use batch::Batch;
 pub use batch::{rng_value, RNG_STEP};
+use batch::{Batch, Declined};
 
 /// Frames [`Pipeline::process_batch`] looks ahead at a time (a worker's RX batch).
 pub const LOOKAHEAD: usize = 64;
@@ -250,7 +250,7 @@ impl Pipeline {
                 let k = base + i;
                 let counter = b.step_rng();
                 *out = match b.fast(&mut self.stats, frame, counter) {
-                    Some((t, direction, side)) => {
+                    Ok((t, direction, side)) => {
                         emit(
                             k,
                             Output {
@@ -265,7 +265,17 @@ impl Pipeline {
                             kind: OutcomeKind::Translated { packets: 1 },
                         }
                     }
-                    None => self.process_slow(frame, rng_value(counter), &mut |o| emit(k, o)),
+                    Err(Declined::Untried) => {
+                        self.process_slow::<_, true>(frame, rng_value(counter), &mut |o| emit(k, o))
+                    }
+                    Err(Declined::Tried) => {
+                        self.process_slow::<_, false>(frame, rng_value(counter), &mut |o| {
+                            emit(k, o)
+                        })
+                    }
+                    Err(Declined::Hairpin(t)) => {
+                        self.hairpin_slow(frame, t, rng_value(counter), &mut |o| emit(k, o))
+                    }
                 };
             }
             base += chunk.len();
@@ -312,21 +322,60 @@ impl Pipeline {
         F: FnMut(Output<'_>) + ?Sized,
     {
         let rng = self.next_rng();
-        self.process_with(frame, rng, emit)
+        self.process_with::<F, true>(frame, rng, emit)
     }
 
-    /// [`Pipeline::process_with`] out of line: the frames the batch loop's fast path declines.
+    /// [`Pipeline::process_with`] out of line, for the frames the batch loop does not forward itself. With
+    /// `FAST` false (the loop tried the fast path and it declined) straight to the translators' general
+    /// paths, which give what the fast paths would (the property tests `fast_path_matches_general_path`
+    /// hold them to it), instead of through the fast paths a second time.
     #[inline(never)]
-    fn process_slow<F>(&mut self, frame: &mut Frame<'_>, rng: u32, emit: &mut F) -> Outcome
+    fn process_slow<F, const FAST: bool>(
+        &mut self,
+        frame: &mut Frame<'_>,
+        rng: u32,
+        emit: &mut F,
+    ) -> Outcome
     where
         F: FnMut(Output<'_>) + ?Sized,
     {
-        self.process_with(frame, rng, emit)
+        self.process_with::<F, FAST>(frame, rng, emit)
     }
 
-    /// [`Pipeline::process`] with the packet's random value drawn by the caller.
+    /// The batch loop translated an IPv6 packet of tenant `t` to IPv4 and it is to be hairpinned: the
+    /// second pass and the accounting, as [`Pipeline::process`] does them.
+    #[inline(never)]
+    fn hairpin_slow<F>(
+        &mut self,
+        frame: &mut Frame<'_>,
+        t: &Tenant,
+        rng: u32,
+        emit: &mut F,
+    ) -> Outcome
+    where
+        F: FnMut(Output<'_>) + ?Sized,
+    {
+        let v = hairpin(frame, t, rng).unwrap_or(Verdict::Forward(Side::V4));
+        Self::finish_slow(
+            &mut self.stats,
+            &mut self.scratch,
+            frame,
+            emit,
+            Direction::V6ToV4,
+            Some(t),
+            v,
+        )
+    }
+
+    /// [`Pipeline::process`] with the packet's random value drawn by the caller; `FAST`: the stateless
+    /// translators try their fast paths first.
     #[inline(always)]
-    fn process_with<F>(&mut self, frame: &mut Frame<'_>, rng: u32, emit: &mut F) -> Outcome
+    fn process_with<F, const FAST: bool>(
+        &mut self,
+        frame: &mut Frame<'_>,
+        rng: u32,
+        emit: &mut F,
+    ) -> Outcome
     where
         F: FnMut(Output<'_>) + ?Sized,
     {
@@ -342,7 +391,11 @@ impl Pipeline {
                         (d, Some(t), v)
                     }
                     Ok(t) => {
-                        let mut v = v6_to_v4::translate(frame, t, rng);
+                        let mut v = if FAST {
+                            v6_to_v4::translate(frame, t, rng)
+                        } else {
+                            v6_to_v4::translate_general(frame, t, rng)
+                        };
                         // Only a tenant with EAM entries and hairpinning on can hairpin: skip the call
                         // for the others.
                         if v == Verdict::Forward(Side::V4) && t.may_hairpin() {
@@ -361,7 +414,14 @@ impl Pipeline {
                             nat64_translate(d, self.nat64.as_deref_mut(), frame, t, self.now, rng);
                         (d, Some(t), v)
                     }
-                    Ok(t) => (d, Some(t), v4_to_v6::translate(frame, t, rng)),
+                    Ok(t) => {
+                        let v = if FAST {
+                            v4_to_v6::translate(frame, t, rng)
+                        } else {
+                            v4_to_v6::translate_general(frame, t, rng)
+                        };
+                        (d, Some(t), v)
+                    }
                 }
             }
             _ => return not_ip(&mut self.stats, frame),

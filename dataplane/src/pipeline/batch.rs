@@ -66,41 +66,51 @@ impl<'s> Batch<'s> {
     }
 
     /// Classifies and translates `frame` if the translator's fast path takes it: a stateless tenant (one
-    /// without NAT64 and, IPv6 → IPv4, one that cannot hairpin, whose packets need a second look), and a
-    /// packet the fast path of its direction accepts. Counts it (received and translated) and returns the
-    /// tenant, the direction and the side the packet leaves on; `None` leaves the frame untouched and
-    /// uncounted for the general path. `counter`: the frame's random-value counter.
+    /// without NAT64) and a packet the fast path of its direction accepts. Counts it (received and
+    /// translated) and returns the tenant, the direction and the side the packet leaves on. Otherwise says
+    /// why not ([`Declined`]) and leaves the frame untouched and uncounted, except for an IPv6 packet the
+    /// fast path translated that must now be hairpinned. `counter`: the frame's random-value counter.
     #[inline(always)]
     pub(super) fn fast(
         &mut self,
         stats: &mut Stats,
         frame: &mut Frame<'_>,
         counter: u32,
-    ) -> Option<(&'s Tenant, Direction, Side)> {
+    ) -> Result<(&'s Tenant, Direction, Side), Declined<'s>> {
         let pkt = frame.packet();
-        match pkt.first()? >> 4 {
-            6 => {
-                let dst: [u8; 16] = *pkt.get(24..40)?.first_chunk::<16>()?;
+        match pkt.first().map(|b| b >> 4) {
+            Some(6) => {
+                let Some(&dst) = pkt.get(24..40).and_then(|d| d.first_chunk::<16>()) else {
+                    return Err(Declined::Untried);
+                };
                 let t = match self.v6 {
                     Some((d, t)) if d == dst => t,
-                    _ => self.miss_v6(stats, dst)?,
+                    _ => self.miss_v6(stats, dst).ok_or(Declined::Untried)?,
                 };
-                let side = v6_to_v4::fast_path(frame, t, rng_value(counter))?;
+                let side =
+                    v6_to_v4::fast_path(frame, t, rng_value(counter)).ok_or(Declined::Tried)?;
+                // RFC 7757 §4: a destination inside the tenant's EAM IPv4 prefixes goes back to the IPv6
+                // side (only tenants with EAM entries and hairpinning on need the look).
+                if t.may_hairpin() && frame.packet().get(16..20).is_some_and(eam_covered(t)) {
+                    return Err(Declined::Hairpin(t));
+                }
                 self.run6 += 1;
-                Some((t, Direction::V6ToV4, side))
+                Ok((t, Direction::V6ToV4, side))
             }
-            4 => {
-                let dst: [u8; 4] = *pkt.get(16..20)?.first_chunk::<4>()?;
+            Some(4) => {
+                let Some(&dst) = pkt.get(16..20).and_then(|d| d.first_chunk::<4>()) else {
+                    return Err(Declined::Untried);
+                };
                 let meta = frame.meta;
                 let t = match self.v4 {
                     Some((m, d, t)) if d == dst && m == meta => t,
-                    _ => self.miss_v4(stats, meta, dst)?,
+                    _ => self.miss_v4(stats, meta, dst).ok_or(Declined::Untried)?,
                 };
-                let side = v4_to_v6::fast_path(frame, t)?;
+                let side = v4_to_v6::fast_path(frame, t).ok_or(Declined::Tried)?;
                 self.run4 += 1;
-                Some((t, Direction::V4ToV6, side))
+                Ok((t, Direction::V4ToV6, side))
             }
-            _ => None,
+            _ => Err(Declined::Untried),
         }
     }
 
@@ -109,7 +119,7 @@ impl<'s> Batch<'s> {
     #[inline(never)]
     fn miss_v6(&mut self, stats: &mut Stats, dst: [u8; 16]) -> Option<&'s Tenant> {
         let t = self.snapshot.classify_v6(&dst)?;
-        if t.nat64.is_some() || t.may_hairpin() {
+        if t.nat64.is_some() {
             return None;
         }
         self.flush_v6(stats);
@@ -148,6 +158,23 @@ impl<'s> Batch<'s> {
         self.flush_v6(stats);
         self.flush_v4(stats);
     }
+}
+
+/// Why [`Batch::fast`] did not forward a frame.
+pub(super) enum Declined<'s> {
+    /// Not tried: no stateless tenant claims the frame, or it is too short to classify. The frame is as
+    /// received.
+    Untried,
+    /// The fast path declined the packet; the frame is as received.
+    Tried,
+    /// The fast path translated the IPv6 packet of this tenant to IPv4, and its destination is one of the
+    /// tenant's EAM addresses: it is to be hairpinned (second pass), not forwarded.
+    Hairpin(&'s Tenant),
+}
+
+/// Whether an IPv4 destination (4 bytes) lies in one of `t`'s EAM prefixes.
+fn eam_covered(t: &Tenant) -> impl Fn(&[u8]) -> bool + '_ {
+    |d| d.first_chunk::<4>().is_some_and(|d| t.eam_covers_v4(*d))
 }
 
 /// `n` packets received and translated for `tenant` in direction `d`.

@@ -345,6 +345,12 @@ pub(crate) fn fast_path(frame: &mut Frame, t: &Tenant) -> Option<Side> {
     Some(Side::V6)
 }
 
+/// [`translate`] without trying the fast path first: for callers that know it declined (the result is the
+/// same either way).
+pub(crate) fn translate_general(frame: &mut Frame, t: &Tenant, rng: u32) -> Verdict {
+    translate_with(frame, t, rng, Pass::Normal)
+}
+
 /// The second pass of a hairpinned packet (RFC 7757 §4): an IPv6 packet just translated to IPv4 whose
 /// destination is an EAM address. Its source is translated back with pool6 only, never through the EAMT, so
 /// that the far end answers to the address the packet was sent to the translator with, and the answer

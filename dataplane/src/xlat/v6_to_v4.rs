@@ -340,7 +340,7 @@ pub(crate) fn fast_path(frame: &mut Frame, t: &Tenant, rng: u32) -> Option<Side>
 /// The general path: every packet [`fast_path`] leaves. Out of line, so that the fast path inlined into the
 /// pipeline stays small.
 #[inline(never)]
-fn translate_general(frame: &mut Frame, t: &Tenant, rng: u32) -> Verdict {
+pub(crate) fn translate_general(frame: &mut Frame, t: &Tenant, rng: u32) -> Verdict {
     let h = match parse(frame) {
         Ok(h) => h,
         Err(r) => return Verdict::Drop(r),
