@@ -187,6 +187,79 @@ fn add_run(stats: &mut Stats, tenant: u16, d: Direction, n: u64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::frame::FRAME_SIZE;
+    use etherparse::PacketBuilder;
+    use mgmt_api::config::Config;
+
+    fn snapshot() -> Snapshot {
+        let toml = "[[tenants]]\nname = \"t\"\nid = 1\npool6 = \"2001:db8:64::/96\"\n";
+        Snapshot::compile(&Config::from_toml_str(toml).expect("config")).expect("compiles")
+    }
+
+    fn udp4(dst: [u8; 4]) -> Vec<u8> {
+        let mut p = Vec::new();
+        PacketBuilder::ipv4([198, 51, 100, 7], dst, 64)
+            .udp(53, 5000)
+            .write(&mut p, b"batch")
+            .expect("builds");
+        p
+    }
+
+    fn udp6(dst4: [u8; 4]) -> Vec<u8> {
+        let src = [
+            0x20, 0x01, 0x0d, 0xb8, 0, 0x64, 0, 0, 0, 0, 0, 0, 192, 0, 2, 5,
+        ];
+        let mut dst = src;
+        dst[12..].copy_from_slice(&dst4);
+        let mut p = Vec::new();
+        PacketBuilder::ipv6(src, dst, 64)
+            .udp(5000, 53)
+            .write(&mut p, b"batch")
+            .expect("builds");
+        p
+    }
+
+    /// Plain UDP of a pool6-only tenant takes the loop's fast path both ways, counted in runs that reach the
+    /// counters when a side's cached key changes and at the end; an ICMP message the fast path does not
+    /// take comes back untouched and uncounted.
+    #[test]
+    fn plain_udp_takes_the_fast_path_and_runs_are_counted() {
+        let snap = snapshot();
+        let mut stats = Stats::for_tenants(1);
+        let mut b = Batch::new(&snap, 7);
+        let packets = [
+            udp4([192, 0, 2, 5]),
+            udp4([192, 0, 2, 5]),
+            udp6([198, 51, 100, 7]),
+            udp4([192, 0, 2, 6]), // another key: the first run (2) is counted
+            udp6([198, 51, 100, 7]),
+        ];
+        for pkt in &packets {
+            let mut buf = vec![0u8; FRAME_SIZE];
+            let mut f = Frame::copy_from(&mut buf, pkt).expect("fits");
+            let counter = b.step_rng();
+            assert!(b.fast(&mut stats, &mut f, counter).is_ok(), "{pkt:02x?}");
+        }
+        assert_eq!(stats.counters(Some(0), Direction::V4ToV6).translated, 2);
+        assert_eq!(stats.counters(Some(0), Direction::V6ToV4).translated, 0);
+        let mut ping = Vec::new();
+        PacketBuilder::ipv4([198, 51, 100, 7], [192, 0, 2, 5], 64)
+            .icmpv4_raw(13, 0, [0; 4]) // timestamp: not the fast path's
+            .write(&mut ping, &[0; 12])
+            .expect("builds");
+        let mut buf = vec![0u8; FRAME_SIZE];
+        let mut f = Frame::copy_from(&mut buf, &ping).expect("fits");
+        assert!(matches!(
+            b.fast(&mut stats, &mut f, 1),
+            Err(Declined::Tried)
+        ));
+        assert_eq!(f.packet(), &ping[..]);
+        b.flush(&mut stats);
+        assert_eq!(stats.counters(Some(0), Direction::V4ToV6).translated, 3);
+        assert_eq!(stats.counters(Some(0), Direction::V6ToV4).translated, 2);
+        assert_eq!(stats.counters(Some(0), Direction::V6ToV4).received, 2);
+        assert_eq!(b.rng, 7u32.wrapping_add(5u32.wrapping_mul(RNG_STEP)));
+    }
 
     #[test]
     fn rng_values_of_distinct_counters_are_distinct() {
