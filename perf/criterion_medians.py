@@ -13,7 +13,8 @@ import sys
 BATCH = 64
 # The order of CASES in dataplane/benches/common/mod.rs.
 ORDER = ["udp_4to6", "udp_6to4", "tcp_4to6", "tcp_6to4", "icmp_echo_4to6", "icmp_echo_6to4", "icmp_err_4to6",
-         "icmp_err_6to4", "udp_eam_4to6", "udp_eam_6to4", "mt_udp_4to6", "mt_udp_6to4"]
+         "icmp_err_6to4", "udp_eam_4to6", "udp_eam_6to4", "flows_udp_4to6", "flows_udp_6to4", "mt_udp_4to6",
+         "mt_udp_6to4"]
 baseline = sys.argv[1] if len(sys.argv) > 1 else "new"
 suffix = sys.argv[2] if len(sys.argv) > 2 else ""
 root = pathlib.Path(__file__).resolve().parent.parent / "target" / "criterion"

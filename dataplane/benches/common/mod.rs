@@ -40,6 +40,8 @@ pub const CASES: &[&str] = &[
     "icmp_err_6to4",
     "udp_eam_4to6",
     "udp_eam_6to4",
+    "flows_udp_4to6",
+    "flows_udp_6to4",
     "mt_udp_4to6",
     "mt_udp_6to4",
 ];
@@ -306,6 +308,22 @@ pub fn case(name: &str) -> Option<Case> {
         ),
         "udp_eam_4to6" => (SINGLE_EAM, untagged(packet4(SERVER4, CLIENT4, UDP))),
         "udp_eam_6to4" => (SINGLE_EAM, untagged(packet6(CLIENT6_EAM, server6, UDP))),
+        // The common SIIT set-up with 64 flows: frame k is addressed to IPv4 host 192.0.2.(10 + k) (its
+        // pool6 form IPv6 → IPv4), so no two frames of a batch share a destination.
+        "flows_udp_4to6" | "flows_udp_6to4" => {
+            let t = (0..BATCH)
+                .map(|k| {
+                    let host = [192, 0, 2, 10 + k as u8];
+                    let p = if name == "flows_udp_4to6" {
+                        packet4(SERVER4, host, UDP)
+                    } else {
+                        packet6(client6, embed(POOL6, host), UDP)
+                    };
+                    (p, RxMeta::default())
+                })
+                .collect();
+            (SINGLE, t)
+        }
         // One packet per frame of the batch, spread over the tenants and their EAM entries: tenant k % 16,
         // EAM host (7k) % 64.
         "mt_udp_4to6" | "mt_udp_6to4" => {

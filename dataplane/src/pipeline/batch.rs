@@ -2,12 +2,14 @@
 //! not redo for every frame of an RX batch (VPP's per-frame-vector work).
 //!
 //! - The random-value counter lives in a register for the batch and is written back once.
-//! - Each side remembers its last classification: frames of a batch mostly share their key (one flow, one
-//!   VLAN, one destination), and an equal key gives the same tenant, so a hit is one compare instead of a
-//!   table lookup. Keys are the whole input of the classifier (IPv6 destination; IPv4 ingress, VLAN and
-//!   destination), so a hit cannot differ from a lookup.
+//! - Each side remembers its last classification: frames of a batch mostly share their key, and an equal
+//!   key gives the same tenant, so a hit is one compare instead of a table lookup. A key is all the
+//!   classifier looks at: the IPv6 destination under the mask of the longest prefix in the table (a /96
+//!   pool6 alone: the first 96 bits, so all flows into one pool6 share a key); the ingress, the VLAN and
+//!   the IPv4 destination under the mask of the longest EAM prefix (none: the destination does not count).
+//!   So a hit cannot differ from a lookup.
 //! - Packets the fast path forwards for a side's cached tenant are counted in a local, added to [`Stats`]
-//!   when that side's cache entry is replaced, and at the end of the batch.
+//!   when that side's cached tenant changes (not merely its key), and at the end of the batch.
 
 use crate::frame::{Frame, RxMeta};
 use crate::stats::{Direction, Stats};
@@ -36,10 +38,15 @@ pub(super) struct Batch<'s> {
     /// The random-value counter (the pipeline's, written back after the batch); [`rng_value`] of it is
     /// computed only where a value is used.
     pub(super) rng: u32,
-    /// Last IPv6-side classification the fast path could use: destination → tenant.
-    v6: Option<([u8; 16], &'s Tenant)>,
-    /// Last IPv4-side one: (ingress and VLAN, destination) → tenant.
-    v4: Option<(RxMeta, [u8; 4], &'s Tenant)>,
+    /// Last IPv6-side classification the fast path could use: destination under `v6_mask` → tenant.
+    v6: Option<(u128, &'s Tenant)>,
+    /// Last IPv4-side one: (ingress and VLAN, destination under `v4_mask`) → tenant.
+    v4: Option<(RxMeta, u32, &'s Tenant)>,
+    /// The destination bits the classifiers look at ([`Snapshot::classify_v6_key_mask`],
+    /// [`Snapshot::classify_v4_key_mask`]): with a pool6-only tenant, every destination in its pool6 (or,
+    /// IPv4 side, every destination of the frame's VLAN) is one key.
+    v6_mask: u128,
+    v4_mask: u32,
     /// Packets the fast path forwarded for the cached IPv6-side tenant (IPv6 → IPv4) since it was cached,
     /// not yet added to the counters; the same for the IPv4-side one.
     run6: u64,
@@ -53,6 +60,8 @@ impl<'s> Batch<'s> {
             rng,
             v6: None,
             v4: None,
+            v6_mask: snapshot.classify_v6_key_mask(),
+            v4_mask: snapshot.classify_v4_key_mask(),
             run6: 0,
             run4: 0,
         }
@@ -83,9 +92,10 @@ impl<'s> Batch<'s> {
                 let Some(&dst) = pkt.get(24..40).and_then(|d| d.first_chunk::<16>()) else {
                     return Err(Declined::Untried);
                 };
+                let key = u128::from_be_bytes(dst) & self.v6_mask;
                 let t = match self.v6 {
-                    Some((d, t)) if d == dst => t,
-                    _ => self.miss_v6(stats, dst).ok_or(Declined::Untried)?,
+                    Some((k, t)) if k == key => t,
+                    _ => self.miss_v6(stats, dst, key).ok_or(Declined::Untried)?,
                 };
                 let side =
                     v6_to_v4::fast_path(frame, t, rng_value(counter)).ok_or(Declined::Tried)?;
@@ -102,9 +112,12 @@ impl<'s> Batch<'s> {
                     return Err(Declined::Untried);
                 };
                 let meta = frame.meta;
+                let key = u32::from_be_bytes(dst) & self.v4_mask;
                 let t = match self.v4 {
-                    Some((m, d, t)) if d == dst && m == meta => t,
-                    _ => self.miss_v4(stats, meta, dst).ok_or(Declined::Untried)?,
+                    Some((m, k, t)) if k == key && m == meta => t,
+                    _ => self
+                        .miss_v4(stats, meta, dst, key)
+                        .ok_or(Declined::Untried)?,
                 };
                 let side = v4_to_v6::fast_path(frame, t).ok_or(Declined::Tried)?;
                 self.run4 += 1;
@@ -114,28 +127,39 @@ impl<'s> Batch<'s> {
         }
     }
 
-    /// IPv6 side, a key other than the cached one: classifies; a tenant the fast path can take replaces
-    /// the cached one (whose run is counted first).
+    /// IPv6 side, a key other than the cached one: classifies; a tenant the fast path can take becomes the
+    /// cached one with this key. Its run goes on when the tenant is the same (another destination of the
+    /// same tenant: the common case with many flows); otherwise the old run is counted first.
     #[inline(never)]
-    fn miss_v6(&mut self, stats: &mut Stats, dst: [u8; 16]) -> Option<&'s Tenant> {
+    fn miss_v6(&mut self, stats: &mut Stats, dst: [u8; 16], key: u128) -> Option<&'s Tenant> {
         let t = self.snapshot.classify_v6(&dst)?;
         if t.nat64.is_some() {
             return None;
         }
-        self.flush_v6(stats);
-        self.v6 = Some((dst, t));
+        if !self.v6.is_some_and(|(_, c)| std::ptr::eq(c, t)) {
+            self.flush_v6(stats);
+        }
+        self.v6 = Some((key, t));
         Some(t)
     }
 
     /// IPv4 side, like [`Batch::miss_v6`].
     #[inline(never)]
-    fn miss_v4(&mut self, stats: &mut Stats, meta: RxMeta, dst: [u8; 4]) -> Option<&'s Tenant> {
+    fn miss_v4(
+        &mut self,
+        stats: &mut Stats,
+        meta: RxMeta,
+        dst: [u8; 4],
+        key: u32,
+    ) -> Option<&'s Tenant> {
         let t = self.snapshot.classify_v4(meta, dst)?;
         if t.nat64.is_some() {
             return None;
         }
-        self.flush_v4(stats);
-        self.v4 = Some((meta, dst, t));
+        if !self.v4.is_some_and(|(_, _, c)| std::ptr::eq(c, t)) {
+            self.flush_v4(stats);
+        }
+        self.v4 = Some((meta, key, t));
         Some(t)
     }
 
@@ -220,7 +244,7 @@ mod tests {
     }
 
     /// Plain UDP of a pool6-only tenant takes the loop's fast path both ways, counted in runs that reach the
-    /// counters when a side's cached key changes and at the end; an ICMP message the fast path does not
+    /// counters at the end (the tenant never changes); an ICMP message the fast path does not
     /// take comes back untouched and uncounted.
     #[test]
     fn plain_udp_takes_the_fast_path_and_runs_are_counted() {
@@ -231,7 +255,7 @@ mod tests {
             udp4([192, 0, 2, 5]),
             udp4([192, 0, 2, 5]),
             udp6([198, 51, 100, 7]),
-            udp4([192, 0, 2, 6]), // another key: the first run (2) is counted
+            udp4([192, 0, 2, 6]), // another key, the same tenant: the run goes on
             udp6([198, 51, 100, 7]),
         ];
         for pkt in &packets {
@@ -240,7 +264,7 @@ mod tests {
             let counter = b.step_rng();
             assert!(b.fast(&mut stats, &mut f, counter).is_ok(), "{pkt:02x?}");
         }
-        assert_eq!(stats.counters(Some(0), Direction::V4ToV6).translated, 2);
+        assert_eq!(stats.counters(Some(0), Direction::V4ToV6).translated, 0);
         assert_eq!(stats.counters(Some(0), Direction::V6ToV4).translated, 0);
         let mut ping = Vec::new();
         PacketBuilder::ipv4([198, 51, 100, 7], [192, 0, 2, 5], 64)
