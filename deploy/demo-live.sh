@@ -3,8 +3,9 @@
 # in network namespaces, starts the appliance with deploy/examples/demo-live.toml (SIIT), sends ping and HTTP
 # through it both ways; then restarts it with deploy/examples/demo-live-nat64.toml (stateful NAT64, two
 # workers handing packets to each other) and sends ping and HTTP again (concurrent fetches from the IPv6
-# client, and from the IPv4 server through a static binding); prints what happened and the appliance's
-# counters, and removes everything on exit.
+# client, and from the IPv4 server through a static binding), this time operated by the control process
+# (xlat64-control): its REST API lists the sessions and counters, and a pool4 address is added live while a
+# download runs. Prints what happened and the appliance's counters, and removes everything on exit.
 #
 # Needs root; installs the Debian packages it lacks (deploy/install-deps.sh).
 set -euo pipefail
@@ -15,6 +16,7 @@ CONFIG_NAT64="$ROOT/deploy/examples/demo-live-nat64.toml"
 C=xlat64-demo-client A=xlat64-demo-box S=xlat64-demo-server
 WORK="$(mktemp -d)"
 DP_PID=""
+CTL_PID=""
 HTTP_PIDS=()
 
 if [ "$(id -u)" -ne 0 ]; then
@@ -24,6 +26,7 @@ fi
 
 cleanup() {
     set +e
+    [ -n "$CTL_PID" ] && kill "$CTL_PID" 2>/dev/null && wait "$CTL_PID" 2>/dev/null
     [ -n "$DP_PID" ] && kill "$DP_PID" 2>/dev/null && wait "$DP_PID" 2>/dev/null
     for p in "${HTTP_PIDS[@]}"; do kill "$p" 2>/dev/null; done
     for ns in $C $A $S; do
@@ -45,9 +48,12 @@ if ! command -v cargo >/dev/null 2>&1 && [ -f "$HOME/.cargo/env" ]; then
     source "$HOME/.cargo/env"
 fi
 
-step "building xlat64-dataplane"
-cargo build --release --quiet --manifest-path "$ROOT/Cargo.toml" -p xlat64-dataplane --bin xlat64-dataplane
+step "building xlat64-dataplane, xlat64-control and the xlat64 CLI"
+cargo build --release --quiet --manifest-path "$ROOT/Cargo.toml" -p xlat64-dataplane --bin xlat64-dataplane \
+    -p xlat64-control --bin xlat64-control --bin xlat64
 BIN="$ROOT/target/release/xlat64-dataplane"
+CTL="$ROOT/target/release/xlat64-control"
+XL="$ROOT/target/release/xlat64"
 
 step "topology: client (IPv6 only) -- appliance -- server (IPv4 only)"
 for ns in $C $A $S; do
@@ -74,9 +80,10 @@ in_ns $C ethtool -K dl-c6 tx off >/dev/null
 in_ns $S ethtool -K dl-s4 tx off >/dev/null
 echo "client 2001:db8:6::10 | appliance 2001:db8:6::1, 192.0.2.1 | server 192.0.2.10"
 
-start_appliance() { # config
-    step "starting the appliance: xlat64-dataplane --config ${1#"$ROOT"/}"
-    ip netns exec $A "$BIN" --config "$1" > "$WORK/dp.log" 2>&1 &
+start_appliance() { # config [dataplane options...]
+    local cfg=$1; shift
+    step "starting the appliance: xlat64-dataplane --config ${cfg#"$ROOT"/} $*"
+    ip netns exec $A "$BIN" --config "$cfg" "$@" > "$WORK/dp.log" 2>&1 &
     DP_PID=$!
     for _ in $(seq 100); do
         grep -q ready "$WORK/dp.log" && break
@@ -139,7 +146,27 @@ check "server (IPv4) GET http://198.51.100.10:8081/ ($SIZE bytes)" \
 
 stop_appliance
 
-start_appliance "$CONFIG_NAT64"
+# This time the appliance is operated by the control process: the dataplane listens on a Unix socket,
+# xlat64-control (REST API on 127.0.0.1:8064 inside the appliance's namespace) stores the configuration as
+# version 1 and pushes it; the dataplane acknowledges the version it runs.
+start_appliance "$CONFIG_NAT64" --control-socket "$WORK/dp.sock"
+step "starting the control process: xlat64-control --initial-config ${CONFIG_NAT64#"$ROOT"/} --dataplane-socket ..."
+head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$WORK/token"
+ip netns exec $A "$CTL" --state-dir "$WORK/state" --token-file "$WORK/token" --initial-config "$CONFIG_NAT64" \
+    --dataplane-socket "$WORK/dp.sock" > "$WORK/ctl.log" 2>&1 &
+CTL_PID=$!
+xl() { ip netns exec $A "$XL" "$@" --token-file "$WORK/token"; }
+running_version() { # the version the dataplane acknowledged, from GET /v1/status
+    in_ns $A curl -sS -m 2 http://127.0.0.1:8064/v1/status 2>/dev/null |
+        python3 -c 'import json,sys; print(json.load(sys.stdin).get("dataplane_version"))' 2>/dev/null
+}
+wait_version() { # version
+    for _ in $(seq 100); do [ "$(running_version)" = "$1" ] && return 0; sleep 0.1; done
+    echo "the dataplane does not run version $1 (status: $(running_version)); control's log:"; cat "$WORK/ctl.log"
+    return 1
+}
+wait_version 1
+echo "the dataplane runs configuration version $(running_version), pushed by the control process"
 
 step "stateful NAT64: the IPv6 client shares 203.0.113.0/30 with every other IPv6 client"
 check "client ping6 2001:db8:64::192.0.2.10 (the server, through pool4)" \
@@ -150,6 +177,27 @@ check "the server saw those fetches come from pool4 (203.0.113.x)" \
     grep -q '^203\.0\.113\.[0-3] .*GET /numbers.txt' "$WORK/http4.log"
 check "server (IPv4) GET http://203.0.113.1:8081/ (static binding to [2001:db8:6::10]:8081, $SIZE bytes)" \
     sh -c "[ \$(ip netns exec $S curl -sS -m 10 'http://203.0.113.1:8081/numbers.txt' | wc -c) -eq $SIZE ]"
+
+step "operated over REST (xlat64-control) and the xlat64 CLI"
+echo "\$ xlat64 sessions --protocol tcp --limit 4"
+xl sessions --protocol tcp --limit 4 || FAIL=1
+seq 1 300000 > "$WORK/www/big.txt"
+BIG=$(stat -c %s "$WORK/www/big.txt")
+ip netns exec $C curl -sS -m 60 --limit-rate 1M -o "$WORK/big.out" 'http://[2001:db8:64::c000:20a]:8080/big.txt' &
+DL_PID=$!
+sleep 0.5
+echo "\$ xlat64 pool4 add demo-nat64 203.0.113.8/30      (while a $BIG-byte download runs through NAT64)"
+xl pool4 add demo-nat64 203.0.113.8/30 || FAIL=1
+check "the dataplane switched to version 2 live" wait_version 2
+wait "$DL_PID" || true
+check "the download that was running completed intact ($BIG bytes)" cmp -s "$WORK/big.out" "$WORK/www/big.txt"
+check "the new pool4 address is in use by the dataplane (GET /v1/stats)" \
+    sh -c "ip netns exec $A '$XL' stats --json | grep -q '203.0.113.9'"
+echo "\$ xlat64 stats"
+xl stats || FAIL=1
+echo "\$ curl http://127.0.0.1:9864/metrics | grep translated"
+in_ns $A curl -sS -m 5 http://127.0.0.1:9864/metrics | grep '^xlat64_packets_translated_total' | grep -v ' 0$' || FAIL=1
+kill "$CTL_PID"; wait "$CTL_PID" 2>/dev/null; CTL_PID=""
 
 stop_appliance
 HANDED=$(awk '/handoff:/ { for (i = 1; i < NF; i++) if ($i == "handed_off") n += $(i + 1) } END { print n + 0 }' "$WORK/dp.log")

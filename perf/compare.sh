@@ -20,7 +20,7 @@
 # kernel's forwarding after RPS) is kept on DUT_CORE, the generator's on GEN_CORE (threaded NAPI pinned with
 # taskset, RPS masks), so each side's cost lands on its own core.
 #
-# Usage (root): perf/compare.sh            env: TRIALS=5 TRIAL_S=0.5 FRAME=84 DUTS="raw kernel xlat64 nat64 tayga"
+# Usage (root): perf/compare.sh            env: TRIALS=5 TRIAL_S=0.5 FRAME=84 RING_SIZE=8192 DUTS="raw kernel xlat64 nat64 tayga"
 #                                               OUT=/tmp/xlat64-compare-PID CHART=docs/benchmarks-live.png
 set -euo pipefail
 
@@ -33,7 +33,7 @@ TRIAL_S=${TRIAL_S:-0.5}
 # every flow opens a session from the IPv4 side, then rides it).
 DIR=${DIR:-v6}
 # AF_XDP ring entries of the AF_XDP devices (`[dataplane] ring_size`, the raw forwarder's --ring).
-RING_SIZE=${RING_SIZE:-2048}
+RING_SIZE=${RING_SIZE:-8192}
 if [ "$DIR" = v4 ]; then FRAME=${FRAME:-64}; else FRAME=${FRAME:-84}; fi
 FLOWS=${FLOWS:-16}
 DUTS=${DUTS:-raw kernel xlat64 nat64 tayga}

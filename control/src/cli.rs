@@ -11,7 +11,8 @@ use mgmt_api::config::{EamEntry, Pool4Entry, StaticBibEntry, Tenant};
 use mgmt_api::Config;
 use serde_json::{json, Value};
 
-use crate::client::{segment, Client, ClientError};
+use crate::client::{segment, Client, ClientError, SessionsFilter};
+use crate::report_text::{sessions_text, stats_text};
 
 /// Where the control process is.
 #[derive(Debug, Clone, Args)]
@@ -193,6 +194,37 @@ pub struct TraceArgs {
     #[arg(long)]
     pub vlan: Option<u16>,
     /// Print the answer as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `xlat64 stats`.
+#[derive(Debug, Clone, Args)]
+pub struct StatsArgs {
+    /// Print the dataplane's report as JSON (GET /v1/stats).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `xlat64 sessions`.
+#[derive(Debug, Clone, Args)]
+pub struct SessionsArgs {
+    /// Only this tenant's sessions.
+    #[arg(long)]
+    pub tenant: Option<String>,
+    /// `tcp`, `udp` or `icmp`.
+    #[arg(long)]
+    pub protocol: Option<String>,
+    /// Sessions any of whose addresses (IPv6 client, pool4 address, IPv4 remote) is this one.
+    #[arg(long)]
+    pub address: Option<String>,
+    /// Matching sessions to skip.
+    #[arg(long)]
+    pub offset: Option<u64>,
+    /// Page size (default 100, at most 10000).
+    #[arg(long)]
+    pub limit: Option<u64>,
+    /// Print the page as JSON (GET /v1/sessions).
     #[arg(long)]
     pub json: bool,
 }
@@ -665,6 +697,37 @@ pub fn trace(remote: &Remote, args: &TraceArgs, out: &mut dyn Write) -> Result<u
     for o in &r.outputs {
         let _ = writeln!(out, "out {}: {}", o.side, o.packet_hex);
     }
+    Ok(0)
+}
+
+/// `xlat64 stats`: totals per direction, the drop reasons that counted something, one line per worker.
+pub fn stats(remote: &Remote, args: &StatsArgs, out: &mut dyn Write) -> Result<u8> {
+    let c = client(remote)?;
+    if args.json {
+        let a = c.send("GET", "/v1/stats", None, None)?;
+        let _ = writeln!(out, "{}", a.body);
+        return Ok(0);
+    }
+    let _ = write!(out, "{}", stats_text(&c.stats()?));
+    Ok(0)
+}
+
+/// `xlat64 sessions`: one line per session, a header, and the total.
+pub fn sessions(remote: &Remote, args: &SessionsArgs, out: &mut dyn Write) -> Result<u8> {
+    let c = client(remote)?;
+    let q = SessionsFilter {
+        tenant: args.tenant.clone(),
+        protocol: args.protocol.clone(),
+        address: args.address.clone(),
+        offset: args.offset,
+        limit: args.limit,
+    };
+    if args.json {
+        let a = c.send("GET", &crate::client::sessions_path(&q), None, None)?;
+        let _ = writeln!(out, "{}", a.body);
+        return Ok(0);
+    }
+    let _ = write!(out, "{}", sessions_text(&c.sessions(&q)?));
     Ok(0)
 }
 

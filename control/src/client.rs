@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use mgmt_api::api::{ErrorBody, VersionList, WriteResult};
+use mgmt_api::report::{DataplaneStats, SessionPage};
 use mgmt_api::Config;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde::de::DeserializeOwned;
@@ -164,5 +165,66 @@ impl Client {
 
     pub fn versions(&self) -> Result<VersionList, ClientError> {
         self.get("/v1/config/versions")
+    }
+
+    /// `GET /v1/stats`: the dataplane's counters.
+    pub fn stats(&self) -> Result<DataplaneStats, ClientError> {
+        self.get("/v1/stats")
+    }
+
+    /// `GET /v1/sessions` with the query's parameters (the control process checks their values).
+    pub fn sessions(&self, q: &SessionsFilter) -> Result<SessionPage, ClientError> {
+        self.get(&sessions_path(q))
+    }
+}
+
+/// The parameters of `GET /v1/sessions`, as the operator wrote them (checked by the control process).
+#[derive(Debug, Clone, Default)]
+pub struct SessionsFilter {
+    pub tenant: Option<String>,
+    pub protocol: Option<String>,
+    pub address: Option<String>,
+    pub offset: Option<u64>,
+    pub limit: Option<u64>,
+}
+
+/// `/v1/sessions?tenant=..&...`, each value escaped.
+pub fn sessions_path(q: &SessionsFilter) -> String {
+    let offset = q.offset.map(|v| v.to_string());
+    let limit = q.limit.map(|v| v.to_string());
+    let params: Vec<String> = [
+        ("tenant", q.tenant.as_deref()),
+        ("protocol", q.protocol.as_deref()),
+        ("address", q.address.as_deref()),
+        ("offset", offset.as_deref()),
+        ("limit", limit.as_deref()),
+    ]
+    .into_iter()
+    .filter_map(|(k, v)| v.map(|v| format!("{k}={}", segment(v))))
+    .collect();
+    if params.is_empty() {
+        "/v1/sessions".to_owned()
+    } else {
+        format!("/v1/sessions?{}", params.join("&"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sessions_query_string() {
+        assert_eq!(sessions_path(&SessionsFilter::default()), "/v1/sessions");
+        let q = SessionsFilter {
+            tenant: Some("a b".into()),
+            address: Some("2001:db8::1".into()),
+            limit: Some(5),
+            ..SessionsFilter::default()
+        };
+        assert_eq!(
+            sessions_path(&q),
+            "/v1/sessions?tenant=a%20b&address=2001%3Adb8%3A%3A1&limit=5"
+        );
     }
 }

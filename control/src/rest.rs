@@ -24,11 +24,15 @@ use mgmt_api::api::{
 use mgmt_api::config::{
     EamEntry, Nat64Protocol, Pool4Entry, StaticBibEntry, Tenant, TransportAddr4,
 };
+use mgmt_api::report::{
+    DataplaneStats, SessionPage, SessionQuery, SESSIONS_DEFAULT_LIMIT, SESSIONS_MAX_LIMIT,
+};
 use mgmt_api::Config;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use utoipa::OpenApi;
 
+use crate::dataplane_client::{DataplaneClient, QueryError};
 use crate::service::{parse_ipv4_prefix, Service, ServiceError, WriteOptions};
 
 /// What the handlers share.
@@ -38,6 +42,8 @@ pub struct ApiState {
     pub token: Option<String>,
     /// Require the token for reads too.
     pub auth_reads: bool,
+    /// Where `GET /v1/stats`, `/v1/sessions` and `/v1/status` ask the dataplane.
+    pub dataplane: DataplaneClient,
 }
 
 /// An error answer: a status and the uniform body.
@@ -106,6 +112,22 @@ impl From<ServiceError> for ApiError {
                 message,
                 errors,
             },
+        }
+    }
+}
+
+impl From<QueryError> for ApiError {
+    fn from(e: QueryError) -> Self {
+        let message = e.to_string();
+        match e {
+            QueryError::NotConfigured | QueryError::Unreachable { .. } => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "dataplane_unavailable",
+                message,
+            ),
+            QueryError::Refused(_) => {
+                ApiError::new(StatusCode::BAD_GATEWAY, "dataplane_error", message)
+            }
         }
     }
 }
@@ -561,10 +583,135 @@ async fn delete_bib(
     ))
 }
 
-/// The control process: configuration version, uptime.
+/// Runs a dataplane query (a blocking socket exchange, at most its timeout) on the blocking pool.
+async fn ask_dataplane<T: Send + 'static>(
+    s: &Arc<ApiState>,
+    f: impl FnOnce(&DataplaneClient) -> Result<T, QueryError> + Send + 'static,
+) -> ApiResult<T> {
+    let dp = s.dataplane.clone();
+    tokio::task::spawn_blocking(move || f(&dp))
+        .await
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?
+        .map_err(ApiError::from)
+}
+
+/// The control process (configuration version, uptime) and whether the dataplane answers (asked now: up to
+/// 2 s when it hangs).
 #[utoipa::path(get, path = "/v1/status", tag = "status", responses((status = 200, body = Status)))]
 async fn status(State(s): State<Arc<ApiState>>) -> Json<Status> {
-    Json(s.service.status())
+    let mut st = s.service.status();
+    if let Ok(stats) = ask_dataplane(&s, DataplaneClient::stats).await {
+        st.dataplane_reachable = true;
+        st.dataplane_workers = Some(stats.workers.len());
+        st.dataplane_interfaces = stats.interfaces;
+    }
+    Json(st)
+}
+
+/// Every dataplane worker's counters, as the dataplane reports them (the numbers behind `/metrics`).
+#[utoipa::path(get, path = "/v1/stats", tag = "dataplane",
+    responses((status = 200, body = DataplaneStats),
+        (status = 502, description = "The dataplane refused the query", body = ErrorBody),
+        (status = 503, description = "No dataplane answered within 2 s", body = ErrorBody)))]
+async fn stats(State(s): State<Arc<ApiState>>) -> ApiResult<Json<DataplaneStats>> {
+    Ok(Json(ask_dataplane(&s, DataplaneClient::stats).await?))
+}
+
+/// `GET /v1/sessions` query parameters, as text: each is checked here so a bad value is a 400 naming it.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct SessionsParams {
+    /// Only this tenant's sessions (a tenant of the configuration).
+    pub tenant: Option<String>,
+    /// `tcp`, `udp` or `icmp`.
+    pub protocol: Option<String>,
+    /// Sessions any of whose addresses (IPv6 client, pool4 address, IPv4 remote) is this one.
+    pub address: Option<String>,
+    /// Matching sessions to skip (default 0).
+    #[param(value_type = Option<u64>)]
+    pub offset: Option<String>,
+    /// Page size, 0 to 10000 (default 100).
+    #[param(value_type = Option<u64>)]
+    pub limit: Option<String>,
+}
+
+fn bad_param(name: &str, value: &str, want: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::BAD_REQUEST,
+        "bad_request",
+        format!("query parameter {name}={value:?}: {want}"),
+    )
+}
+
+/// Checks the parameters and makes the dataplane's query of them.
+fn session_query(svc: &Service, p: SessionsParams) -> ApiResult<SessionQuery> {
+    let number = |name: &str, v: &str| {
+        v.parse::<usize>()
+            .map_err(|_| bad_param(name, v, "not a whole number"))
+    };
+    if let Some(t) = &p.tenant {
+        svc.tenant(t)?;
+    }
+    if let Some(proto) = &p.protocol {
+        if !["tcp", "udp", "icmp"].contains(&proto.as_str()) {
+            return Err(bad_param("protocol", proto, "not tcp, udp or icmp"));
+        }
+    }
+    let address = p
+        .address
+        .as_deref()
+        .map(|a| {
+            a.parse()
+                .map_err(|_| bad_param("address", a, "not an IPv4 or IPv6 address"))
+        })
+        .transpose()?;
+    let offset = p
+        .offset
+        .as_deref()
+        .map(|v| number("offset", v))
+        .transpose()?
+        .unwrap_or(0);
+    let limit = p
+        .limit
+        .as_deref()
+        .map(|v| {
+            number("limit", v).and_then(|n| {
+                if n > SESSIONS_MAX_LIMIT {
+                    Err(bad_param(
+                        "limit",
+                        v,
+                        &format!("at most {SESSIONS_MAX_LIMIT}"),
+                    ))
+                } else {
+                    Ok(n)
+                }
+            })
+        })
+        .transpose()?
+        .unwrap_or(SESSIONS_DEFAULT_LIMIT);
+    Ok(SessionQuery {
+        tenant: p.tenant,
+        protocol: p.protocol,
+        address,
+        offset,
+        limit: Some(limit),
+    })
+}
+
+/// One page of stateful NAT64 sessions, over all workers.
+#[utoipa::path(get, path = "/v1/sessions", tag = "dataplane", params(SessionsParams),
+    responses((status = 200, body = SessionPage),
+        (status = 400, description = "A bad query parameter", body = ErrorBody),
+        (status = 404, description = "Unknown tenant", body = ErrorBody),
+        (status = 502, description = "The dataplane refused the query", body = ErrorBody),
+        (status = 503, description = "No dataplane answered within 2 s", body = ErrorBody)))]
+async fn sessions(
+    State(s): State<Arc<ApiState>>,
+    Query(p): Query<SessionsParams>,
+) -> ApiResult<Json<SessionPage>> {
+    let q = session_query(&s.service, p)?;
+    Ok(Json(ask_dataplane(&s, move |dp| dp.sessions(&q)).await?))
 }
 
 /// How the current configuration translates a packet: direction, tenant, verdict, drop reason and the packets
@@ -598,13 +745,17 @@ impl utoipa::Modify for BearerAuth {
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "xlat64 control API", description = "Configuration, status and packet traces of the xlat64 translator. Writes need a bearer token."),
+    info(title = "xlat64 control API", description = "Configuration, status, dataplane counters and sessions, and packet traces of the xlat64 translator. Writes need a bearer token."),
     paths(get_config, put_config, get_versions, get_version, rollback, list_tenants, create_tenant,
         get_tenant, delete_tenant, list_eam, create_eam, get_eam, delete_eam, list_pool4, create_pool4,
-        get_pool4, delete_pool4, list_bib, create_bib, get_bib, delete_bib, status, trace, openapi_json),
+        get_pool4, delete_pool4, list_bib, create_bib, get_bib, delete_bib, status, stats, sessions, trace,
+        openapi_json),
     components(schemas(ErrorBody, FieldError, WriteResult, VersionList, mgmt_api::api::VersionInfo,
         VersionedConfig, RollbackRequest, Status, TraceRequest, TraceResponse, mgmt_api::api::TraceIngress,
-        mgmt_api::api::TraceOutput, mgmt_api::api::TraceTenant, mgmt_api::api::PacketEncoding)),
+        mgmt_api::api::TraceOutput, mgmt_api::api::TraceTenant, mgmt_api::api::PacketEncoding,
+        DataplaneStats, mgmt_api::report::WorkerStats, mgmt_api::report::TranslatorCounters,
+        mgmt_api::report::Nat64Tables, mgmt_api::report::Pool4Usage, mgmt_api::report::LatencyHistogram,
+        mgmt_api::report::XdpSocketCounters, SessionPage, mgmt_api::report::Session)),
     modifiers(&BearerAuth),
     security(("bearer" = []))
 )]
@@ -735,6 +886,8 @@ pub fn router(state: Arc<ApiState>) -> Router {
             get(get_bib).delete(delete_bib),
         )
         .route("/v1/status", get(status))
+        .route("/v1/stats", get(stats))
+        .route("/v1/sessions", get(sessions))
         .route("/v1/trace", post(trace))
         .route("/v1/openapi.json", get(openapi_json))
         .fallback(no_route)

@@ -9,6 +9,7 @@ use anyhow::{bail, Context, Result};
 use mgmt_api::Config;
 use tokio::net::TcpListener;
 
+use crate::dataplane_client::DataplaneClient;
 use crate::metrics::{self, Metrics};
 use crate::rest::{self, ApiState};
 use crate::service::Service;
@@ -24,7 +25,8 @@ pub struct ServerOptions {
     pub auth_reads: bool,
     pub initial_config: Option<Config>,
     pub keep: usize,
-    /// The dataplane's Unix socket: the configuration is pushed there ([`crate::push`]).
+    /// The dataplane's Unix socket: the configuration is pushed there ([`crate::push`]), counters and sessions
+    /// are asked there ([`crate::dataplane_client`]).
     pub dataplane_socket: Option<PathBuf>,
 }
 
@@ -83,6 +85,7 @@ impl Server {
             service: Arc::clone(&service),
             token: opts.token,
             auth_reads: opts.auth_reads,
+            dataplane: DataplaneClient::new(opts.dataplane_socket.clone()),
         });
         Ok(Server {
             api_addr: api.local_addr()?,
@@ -104,7 +107,10 @@ impl Server {
             .dataplane_socket
             .map(|p| crate::push::Pusher::spawn(Arc::clone(&self.service), p));
         let (tx, rx) = tokio::sync::watch::channel(false);
-        let metrics_app = metrics::router(Arc::new(Metrics::new(Arc::clone(&self.service))));
+        let metrics_app = metrics::router(Arc::new(Metrics::new(
+            Arc::clone(&self.service),
+            self.state.dataplane.clone(),
+        )));
         let mut rx2 = rx.clone();
         let m = tokio::spawn(async move {
             axum::serve(self.metrics, metrics_app)

@@ -175,6 +175,10 @@ impl Service {
         Status {
             config_version: c.version,
             dataplane_version: self.dataplane_version(),
+            // Only the REST front asks the dataplane; the service knows what the push connection saw.
+            dataplane_reachable: false,
+            dataplane_workers: None,
+            dataplane_interfaces: Vec::new(),
             uptime_seconds: self.started.elapsed().as_secs(),
             build_version: env!("CARGO_PKG_VERSION").to_owned(),
             tenants: c.config.tenants.len(),

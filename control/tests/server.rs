@@ -7,8 +7,12 @@ use std::process::{Child, Command, Output, Stdio};
 
 use serde_json::{json, Value};
 
+mod fake_dataplane;
+use fake_dataplane::{sample_drop_reason, sample_sessions, sample_stats, FakeDataplane};
+
 const TOKEN: &str = "t0ken-for-tests";
 const DEMO_TOML: &str = include_str!("../../deploy/examples/demo.toml");
+const NAT64_TOML: &str = include_str!("../../deploy/examples/nat64.toml");
 
 fn scratch(test: &str) -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("xlat64-server-{test}"));
@@ -38,6 +42,11 @@ fn start(test: &str, initial: Option<&str>) -> Control {
 }
 
 fn start_in(dir: PathBuf, initial: Option<&str>) -> Control {
+    start_with(dir, initial, None)
+}
+
+/// `dataplane`: the socket to give as `--dataplane-socket`.
+fn start_with(dir: PathBuf, initial: Option<&str>, dataplane: Option<&Path>) -> Control {
     std::fs::write(dir.join("token"), format!("{TOKEN}\n")).unwrap();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_xlat64-control"));
     cmd.args(["--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0"])
@@ -50,6 +59,9 @@ fn start_in(dir: PathBuf, initial: Option<&str>) -> Control {
     if let Some(toml) = initial {
         std::fs::write(dir.join("initial.toml"), toml).unwrap();
         cmd.arg("--initial-config").arg(dir.join("initial.toml"));
+    }
+    if let Some(sock) = dataplane {
+        cmd.arg("--dataplane-socket").arg(sock);
     }
     let mut child = cmd.spawn().expect("start xlat64-control");
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
@@ -636,4 +648,178 @@ fn pushes_to_the_dataplane_socket() {
     }
     let _ = child.kill();
     let _ = child.wait();
+}
+
+// --- the dataplane's reports ----------------------------------------------------------------------------------
+
+fn sample<'a>(
+    s: &'a prometheus_parse::Scrape,
+    name: &str,
+    labels: &[(&str, &str)],
+) -> &'a prometheus_parse::Sample {
+    let hits: Vec<_> = s
+        .samples
+        .iter()
+        .filter(|x| x.metric == name && labels.iter().all(|(k, v)| x.labels.get(k) == Some(*v)))
+        .collect();
+    assert_eq!(hits.len(), 1, "{name} {labels:?}: {hits:?}");
+    hits[0]
+}
+
+/// The real binary with a fake dataplane: `/v1/stats`, `/v1/sessions`, `/metrics` carry its report; once it is
+/// gone, 503 and `xlat64_dataplane_up 0` with every drop reason still at 0.
+#[test]
+fn stats_sessions_and_metrics_from_the_dataplane() {
+    let dir = scratch("dp-report");
+    let fake = FakeDataplane::start(&dir.join("dp.sock"));
+    let c = start_with(dir.clone(), Some(NAT64_TOML), Some(fake.socket()));
+
+    let (status, _, body) = http("GET", &format!("{}/v1/stats", c.api), None, None);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body, serde_json::to_value(sample_stats()).unwrap());
+    let (status, _, body) = http(
+        "GET",
+        &format!("{}/v1/sessions?protocol=udp&tenant=mobile", c.api),
+        None,
+        None,
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["total"], 1);
+    assert_eq!(
+        body["sessions"][0],
+        serde_json::to_value(&sample_sessions()[2]).unwrap()
+    );
+    for bad in [
+        "limit=20000",
+        "protocol=gre",
+        "address=nowhere",
+        "offset=-3",
+    ] {
+        let (status, _, body) = http("GET", &format!("{}/v1/sessions?{bad}", c.api), None, None);
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (400, Some("bad_request")),
+            "{bad}"
+        );
+    }
+    let (_, _, body) = http("GET", &format!("{}/v1/status", c.api), None, None);
+    assert_eq!(body["dataplane_reachable"], true);
+    assert_eq!(body["dataplane_workers"], 2);
+
+    let s = scrape(&c);
+    assert_eq!(value(&sample(&s, "xlat64_dataplane_up", &[]).value), 1.0);
+    let row = [
+        ("worker", "0"),
+        ("tenant", "demo"),
+        ("direction", "v6_to_v4"),
+        ("reason", sample_drop_reason()),
+    ];
+    assert_eq!(
+        value(&sample(&s, "xlat64_packets_dropped_total", &row).value),
+        7.0
+    );
+    let rx = sample(&s, "xlat64_worker_rx_packets_total", &[("worker", "0")]);
+    assert_eq!(value(&rx.value), 1000.0);
+    let h = sample(&s, "xlat64_batch_duration_seconds", &[("worker", "0")]);
+    let prometheus_parse::Value::Histogram(buckets) = &h.value else {
+        panic!("{h:?}");
+    };
+    let b = buckets.iter().find(|b| b.less_than == 0.000_01).unwrap();
+    assert_eq!(b.count, 35.0);
+
+    // The dataplane goes away.
+    drop(fake);
+    let (status, _, body) = http("GET", &format!("{}/v1/stats", c.api), None, None);
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (503, Some("dataplane_unavailable"))
+    );
+    let (status, _, body) = http("GET", &format!("{}/v1/sessions", c.api), None, None);
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (503, Some("dataplane_unavailable"))
+    );
+    let s = scrape(&c);
+    assert_eq!(value(&sample(&s, "xlat64_dataplane_up", &[]).value), 0.0);
+    let dropped: Vec<_> = s
+        .samples
+        .iter()
+        .filter(|x| x.metric == "xlat64_packets_dropped_total")
+        .collect();
+    assert_eq!(
+        dropped.len(),
+        dataplane::stats::DropReason::ALL.len() * dataplane::stats::Direction::ALL.len()
+    );
+    assert!(dropped.iter().all(|x| value(&x.value) == 0.0));
+    let (_, _, body) = http("GET", &format!("{}/v1/status", c.api), None, None);
+    assert_eq!(body["dataplane_reachable"], false);
+}
+
+/// `xlat64 stats` and `xlat64 sessions` (tables and --json) against the real binaries and a fake dataplane;
+/// exit 1 with the API's error when the dataplane is gone or a value is bad.
+#[test]
+fn cli_stats_and_sessions() {
+    let dir = scratch("cli-dp");
+    let fake = FakeDataplane::start(&dir.join("dp.sock"));
+    let c = start_with(dir.clone(), Some(NAT64_TOML), Some(fake.socket()));
+
+    let text = ok(&xlat64(&c, &["stats"]));
+    assert!(
+        text.starts_with("dataplane: configuration version 1, up 42 s, 2 workers"),
+        "{text}"
+    );
+    let v6: Vec<&str> = text
+        .lines()
+        .find(|l| l.starts_with("v6_to_v4"))
+        .unwrap()
+        .split_whitespace()
+        .collect();
+    assert_eq!(v6, ["v6_to_v4", "1100", "1090", "7", "4", "2", "3"]);
+    assert!(text.lines().any(|l| l.starts_with("DROP_REASON")));
+    assert!(text.lines().any(|l| l.starts_with("WORKER")));
+    let json: Value = serde_json::from_str(&ok(&xlat64(&c, &["stats", "--json"]))).unwrap();
+    assert_eq!(json, serde_json::to_value(sample_stats()).unwrap());
+
+    let text = ok(&xlat64(&c, &["sessions"]));
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines[0].starts_with("TENANT"), "{text}");
+    assert_eq!(lines.len(), 5, "{text}");
+    assert_eq!(lines[4], "1-3 shown of 3 sessions");
+    let text = ok(&xlat64(
+        &c,
+        &[
+            "sessions",
+            "--protocol",
+            "tcp",
+            "--address",
+            "2001:db8:1::10",
+            "--limit",
+            "1",
+        ],
+    ));
+    assert!(text.contains("[2001:db8:1::10]:40000"), "{text}");
+    assert!(text.ends_with("1-1 shown of 1 sessions\n"), "{text}");
+    let text = ok(&xlat64(&c, &["sessions", "--offset", "5"]));
+    assert!(text.ends_with("0 shown of 3 sessions\n"), "{text}");
+    let json: Value = serde_json::from_str(&ok(&xlat64(
+        &c,
+        &["sessions", "--json", "--tenant", "mobile"],
+    )))
+    .unwrap();
+    assert_eq!(json["total"], 3);
+    let q = fake.queries();
+    assert_eq!(q.last().unwrap().tenant.as_deref(), Some("mobile"));
+
+    let err = fails(&xlat64(&c, &["sessions", "--protocol", "gre"]), 1);
+    assert!(
+        err.contains("400 bad_request") && err.contains("protocol"),
+        "{err}"
+    );
+    let err = fails(&xlat64(&c, &["sessions", "--tenant", "nobody"]), 1);
+    assert!(err.contains("404 not_found"), "{err}");
+    drop(fake);
+    let err = fails(&xlat64(&c, &["stats"]), 1);
+    assert!(err.contains("503 dataplane_unavailable"), "{err}");
+    let err = fails(&xlat64(&c, &["sessions"]), 1);
+    assert!(err.contains("503 dataplane_unavailable"), "{err}");
 }

@@ -8,8 +8,10 @@
 //! - [`nat64`]: stateful NAT64 (RFC 6146): pool4 slices, per-worker BIB and session tables, TCP states.
 //! - [`io`]: frame sources and sinks (pcap files for offline translation).
 //! - [`stats`]: counters, with one list of drop reasons.
+//! - [`worker`]: the AF_XDP workers; [`control_link`]: the control socket (live configuration pushes).
 //! - [`report`]: the workers publish their counters and answer session queries for the control socket.
 
+pub mod control_link;
 pub mod frame;
 pub mod io;
 pub mod l2;

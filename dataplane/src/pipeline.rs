@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use crate::frame::Frame;
+use crate::nat64::carry::{self, Carried, Fresh};
 use crate::nat64::lookahead::Peek;
 use crate::nat64::{self, Nat64Capacity, Nat64State};
 use crate::stats::{Direction, DirectionStats, DropReason, Stats};
@@ -40,8 +41,9 @@ pub struct Outcome {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OutcomeKind {
-    /// Forwarded as `packets` packets (more than one: fragmented; two for a hairpinned packet is not a thing:
-    /// a hairpinned packet is one packet that crossed the translator twice).
+    /// Forwarded as `packets` packets (more than one: fragmented, or — stateful NAT64 — a first fragment
+    /// followed by the later fragments of its datagram that had been held for it; two for a hairpinned
+    /// packet is not a thing: a hairpinned packet is one packet that crossed the translator twice).
     Translated {
         packets: u16,
     },
@@ -106,6 +108,11 @@ impl Pipeline {
             nat64_capacity: cap,
             now: 0,
         }
+    }
+
+    /// The size of this worker's NAT64 tables.
+    pub fn nat64_capacity(&self) -> Nat64Capacity {
+        self.nat64_capacity
     }
 
     /// This worker's NAT64 state, if the configuration has NAT64 tenants.
@@ -173,20 +180,47 @@ impl Pipeline {
         &self.snapshot
     }
 
-    /// Swaps in a new configuration (between batches). NAT64 state survives when no tenant's NAT64
-    /// configuration changed; otherwise it starts afresh.
-    pub fn set_snapshot(&mut self, snapshot: Arc<Snapshot>) {
-        let same = |a: &Snapshot, b: &Snapshot| {
-            a.tenants().len() == b.tenants().len()
-                && a.tenants()
-                    .iter()
-                    .zip(b.tenants())
-                    .all(|(x, y)| x.nat64 == y.nat64)
+    /// Swaps in a new configuration (between batches). NAT64 state is kept as it is when no tenant's NAT64
+    /// settings (or index) changed; otherwise every binding and session the new configuration still allows is
+    /// carried into fresh tables and the others end ([`nat64::carry`]).
+    pub fn set_snapshot(&mut self, snapshot: Arc<Snapshot>) -> Carried {
+        self.set_snapshot_with(snapshot, None)
+    }
+
+    /// [`Pipeline::set_snapshot`] with the new NAT64 tables built ahead by another thread
+    /// ([`carry::Fresh::build`] with this pipeline's worker, worker count and [`Pipeline::nat64_capacity`]).
+    pub fn set_snapshot_with(&mut self, snapshot: Arc<Snapshot>, fresh: Option<Fresh>) -> Carried {
+        let carried = if carry::same_nat64(&self.snapshot, &snapshot) {
+            Carried {
+                unchanged: true,
+                ..Carried::default()
+            }
+        } else {
+            // Fragments held for their first fragment are not carried (their datagram records start afresh):
+            // counted as expired, under the tenant indices the counters still have.
+            let mut fragments = 0;
+            if let Some(st) = self.nat64.as_deref_mut() {
+                while let Some((tenant, d)) = st.held_frags.pop_expired(u64::MAX) {
+                    let dir = self.stats.counters_mut(Some(tenant), d);
+                    dir.received += 1;
+                    dir.dropped[DropReason::Nat64FragmentExpired as usize] += 1;
+                    fragments += 1;
+                }
+            }
+            let (state, mut carried) = carry::carry(
+                self.nat64.take(),
+                fresh,
+                &self.snapshot,
+                &snapshot,
+                self.worker,
+                self.workers,
+                self.nat64_capacity,
+                self.now,
+            );
+            self.nat64 = state;
+            carried.fragments_dropped = fragments;
+            carried
         };
-        if !same(&self.snapshot, &snapshot) {
-            self.nat64 = Nat64State::new(&snapshot, self.worker, self.workers, self.nat64_capacity)
-                .map(Box::new);
-        }
         // Counters follow their tenant by name (indices may shift when tenants are added or removed).
         let old = &self.snapshot;
         self.stats.remap(snapshot.tenants().len(), |t| {
@@ -198,6 +232,7 @@ impl Pipeline {
                 .map(|n| n.index)
         });
         self.snapshot = snapshot;
+        carried
     }
 
     pub fn stats(&self) -> &Stats {
@@ -388,6 +423,16 @@ impl Pipeline {
                     Ok(t) if t.nat64.is_some() => {
                         let v =
                             nat64_translate(d, self.nat64.as_deref_mut(), frame, t, self.now, rng);
+                        if let Some(st) = self
+                            .nat64
+                            .as_deref_mut()
+                            .filter(|s| s.held_frags.is_pending())
+                        {
+                            let (stats, scratch) = (&mut self.stats, &mut self.scratch);
+                            return Self::finish_with_held(
+                                stats, scratch, st, frame, emit, d, t, v, self.now,
+                            );
+                        }
                         (d, Some(t), v)
                     }
                     Ok(t) => {
@@ -412,6 +457,16 @@ impl Pipeline {
                     Ok(t) if t.nat64.is_some() => {
                         let v =
                             nat64_translate(d, self.nat64.as_deref_mut(), frame, t, self.now, rng);
+                        if let Some(st) = self
+                            .nat64
+                            .as_deref_mut()
+                            .filter(|s| s.held_frags.is_pending())
+                        {
+                            let (stats, scratch) = (&mut self.stats, &mut self.scratch);
+                            return Self::finish_with_held(
+                                stats, scratch, st, frame, emit, d, t, v, self.now,
+                            );
+                        }
                         (d, Some(t), v)
                     }
                     Ok(t) => {
@@ -450,6 +505,55 @@ impl Pipeline {
             tenant: tenant.map(|t| t.index),
             kind: OutcomeKind::Translated { packets: 1 },
         }
+    }
+
+    /// Stateful NAT64: a first fragment whose datagram has later fragments held (they arrived before it,
+    /// `nat64::frag_store`). The first fragment goes out as usual; then, if it was translated, the held
+    /// fragments are translated and emitted right after it, oldest first, each counted as received and
+    /// translated (or dropped), and the outcome counts their packets too. If it was handed off, they are
+    /// dropped (`nat64_fragment_owner_elsewhere`); otherwise they stay held.
+    #[cold]
+    #[inline(never)]
+    #[allow(clippy::too_many_arguments)]
+    fn finish_with_held<F>(
+        stats: &mut Stats,
+        scratch: &mut [u8],
+        st: &mut Nat64State,
+        frame: &mut Frame<'_>,
+        emit: &mut F,
+        direction: Direction,
+        t: &Tenant,
+        verdict: Verdict,
+        now: u64,
+    ) -> Outcome
+    where
+        F: FnMut(Output<'_>) + ?Sized,
+    {
+        let key = st.held_frags.take_pending();
+        let mut outcome =
+            Self::finish_slow(stats, scratch, frame, emit, direction, Some(t), verdict);
+        let (Some(key), Some(c)) = (key, t.nat64.as_deref()) else {
+            return outcome;
+        };
+        match outcome.kind {
+            OutcomeKind::Translated { packets } => {
+                let mut n = packets;
+                nat64::translate::release_held(t, c, st, &key, now, &mut |f, v| {
+                    let o = Self::finish_slow(stats, scratch, f, emit, direction, Some(t), v);
+                    if let OutcomeKind::Translated { packets } = o.kind {
+                        n = n.saturating_add(packets);
+                    }
+                });
+                outcome.kind = OutcomeKind::Translated { packets: n };
+            }
+            OutcomeKind::HandedOff { .. } => {
+                nat64::translate::release_held(t, c, st, &key, now, &mut |f, v| {
+                    Self::finish_slow(stats, scratch, f, emit, direction, Some(t), v);
+                });
+            }
+            _ => {}
+        }
+        outcome
     }
 
     /// Every verdict but [`Verdict::Forward`]: counted, emitted (fragments, ICMP errors) or dropped.

@@ -123,8 +123,21 @@ drop_reasons! {
     Nat64ForeignSlice = "nat64_foreign_slice",
     /// Hand-off ring to the owning worker full.
     HandOffRingFull = "handoff_ring_full",
-    /// A non-first fragment whose first fragment this worker has not seen (or has forgotten).
+    /// A non-first fragment whose first fragment this worker has not seen (or has forgotten), and which is
+    /// not held: not TCP or UDP (their first fragments are never translated), or `fragments_held_max = 0`.
     Nat64FragmentUnmatched = "nat64_fragment_unmatched",
+    /// A non-first TCP or UDP fragment that arrived before its first fragment: held (copied into the
+    /// worker's fragment store) until the first fragment arrives or `timeouts.fragment` runs out. Not
+    /// forwarded yet; when it leaves the store it is counted again (received, and translated or dropped).
+    Nat64FragmentHeld = "nat64_fragment_held",
+    /// A non-first fragment that could not be held: the tenant's `fragments_held_max` or
+    /// `fragments_held_bytes` on this worker is used up.
+    Nat64FragmentStoreFull = "nat64_fragment_store_full",
+    /// A held fragment whose first fragment did not arrive within `timeouts.fragment`.
+    Nat64FragmentExpired = "nat64_fragment_expired",
+    /// A held fragment whose first fragment belongs to another worker (hand-off): the worker that holds it
+    /// cannot translate it, and held fragments are not handed over.
+    Nat64FragmentOwnerElsewhere = "nat64_fragment_owner_elsewhere",
     /// With RFC 7422 port blocks: an IPv6 source outside `port_blocks.subscribers`.
     Nat64NotSubscriber = "nat64_not_subscriber",
 }

@@ -23,7 +23,7 @@ use std::fmt;
 use hdrhistogram::Histogram;
 use std::net::IpAddr;
 use std::sync::atomic::{fence, AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crossbeam_queue::ArrayQueue;
@@ -31,14 +31,17 @@ use crossbeam_queue::ArrayQueue;
 use crate::frame::{Frame, RxMeta, FRAME_SIZE};
 use crate::io::afxdp::{chunk_of, RxDesc, XdpStats, XskPort, XDP_HEADROOM};
 use crate::l2::{L2Error, Resolver};
+use crate::nat64::carry::Fresh;
 use crate::pipeline::{Outcome, OutcomeKind, Output, Pipeline};
 use crate::report::{ReportHub, Reporter, REPORT_POLL_MS};
 use crate::stats::{Direction, DropReason, Stats};
+use crate::tables::Snapshot;
 use crate::wire::ethernet::{parse_l2, write_l2, EtherType};
 use crate::xlat::Side;
 
-/// Signals from the main thread (written there, read by workers between batches; Relaxed is enough: each is
-/// a standalone flag or counter, no data is published through them).
+/// Signals from the main thread (written there, read by workers between batches; Relaxed is enough for
+/// `stop` and `dump`: each is a standalone flag or counter, no data is published through them), and the
+/// configuration snapshot the workers run ([`Control::publish`]).
 #[derive(Debug, Default)]
 pub struct Control {
     /// Finish the current batch, let TX drain, exit.
@@ -48,6 +51,98 @@ pub struct Control {
     /// Where workers publish their counters and answer session queries (`None`: no reports). Set before the
     /// workers start.
     pub reports: Option<Arc<ReportHub>>,
+    /// Configuration epoch: bumped by [`Control::publish`] once `next` holds the new snapshot. Workers load it
+    /// once per batch and take the mutex only when it moved.
+    epoch: AtomicU64,
+    /// The snapshot of the latest epoch (with that epoch).
+    next: Mutex<Option<(u64, Arc<Snapshot>)>>,
+    /// Per worker, the epoch it runs ([`Control::ack`]).
+    running: Box<[AtomicU64]>,
+    /// Per worker, its NAT64 tables for the latest snapshot, built ahead ([`Control::publish_with`]).
+    fresh: Box<[Mutex<Option<Fresh>>]>,
+}
+
+impl Control {
+    /// Signals for `workers` workers, all running epoch 0 (the snapshot they were built with).
+    pub fn new(workers: usize) -> Control {
+        Control {
+            running: (0..workers).map(|_| AtomicU64::new(0)).collect(),
+            fresh: (0..workers).map(|_| Mutex::new(None)).collect(),
+            ..Control::default()
+        }
+    }
+
+    /// The same, with workers publishing their counters and answering session queries to `reports`.
+    pub fn with_reports(mut self, reports: Arc<ReportHub>) -> Control {
+        self.reports = Some(reports);
+        self
+    }
+
+    /// Hands `snapshot` to the workers; returns its epoch (see [`Control::wait_switched`]).
+    pub fn publish(&self, snapshot: Arc<Snapshot>) -> u64 {
+        self.publish_with(snapshot, Vec::new())
+    }
+
+    /// The same with each worker's new NAT64 tables built ahead (`fresh[q]` for worker q; workers without one
+    /// build their own).
+    pub fn publish_with(&self, snapshot: Arc<Snapshot>, fresh: Vec<Fresh>) -> u64 {
+        let mut next = self.next.lock().unwrap_or_else(|e| e.into_inner());
+        for (slot, f) in self.fresh.iter().zip(fresh) {
+            *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(f);
+        }
+        let e = self.epoch.load(Ordering::Relaxed) + 1;
+        *next = Some((e, snapshot));
+        // Release, inside the lock: a worker that sees `e` finds the snapshot of `e` (or a later one) in `next`.
+        self.epoch.store(e, Ordering::Release);
+        e
+    }
+
+    /// The latest epoch (one load per batch on the workers' fast path).
+    #[inline]
+    pub fn epoch(&self) -> u64 {
+        // Acquire pairs with publish's Release (the mutex in `latest` orders the snapshot itself anyway).
+        self.epoch.load(Ordering::Acquire)
+    }
+
+    /// The latest snapshot and its epoch (`None` before the first publish).
+    pub fn latest(&self) -> Option<(u64, Arc<Snapshot>)> {
+        self.next.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Worker `worker`'s tables built ahead for the latest snapshot, if any (taken: the slot is left empty).
+    pub fn take_fresh(&self, worker: usize) -> Option<Fresh> {
+        self.fresh
+            .get(worker)?
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+    }
+
+    /// Worker `worker` runs `epoch` from now on.
+    pub fn ack(&self, worker: usize, epoch: u64) {
+        if let Some(r) = self.running.get(worker) {
+            // Release: everything the worker did under the old snapshot happens before the main thread, seeing
+            // the ack, removes what only the old snapshot needed (XDP map entries).
+            r.store(epoch, Ordering::Release);
+        }
+    }
+
+    /// Waits until every worker runs `epoch` or a later one. On timeout, the workers still behind.
+    pub fn wait_switched(&self, epoch: u64, timeout: Duration) -> Result<(), Vec<usize>> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let behind: Vec<usize> = (0..self.running.len())
+                .filter(|&q| self.running[q].load(Ordering::Acquire) < epoch)
+                .collect();
+            if behind.is_empty() {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(behind);
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
 }
 
 /// Largest packet a hand-off slot holds: what fits in a chunk behind the kernel's headroom (a received frame
@@ -500,7 +595,16 @@ pub fn run(
         cfg,
     };
     let mut dump_seen = ctl.dump.load(Ordering::Relaxed);
+    let mut epoch = ctl.epoch();
     while !ctl.stop.load(Ordering::Relaxed) {
+        // A new configuration is picked up between batches: one atomic load per batch when none came.
+        if ctl.epoch() != epoch {
+            if let Some((e, snapshot)) = ctl.latest() {
+                w.switch(e, snapshot, ctl.take_fresh(w.me()));
+                epoch = e;
+                ctl.ack(w.me(), e);
+            }
+        }
         let d = ctl.dump.load(Ordering::Relaxed);
         if d != dump_seen {
             dump_seen = d;
@@ -521,6 +625,27 @@ pub fn run(
 }
 
 impl Worker {
+    /// Runs `snapshot` (configuration epoch `epoch`) from the next batch on: NAT64 state carried over
+    /// ([`Pipeline::set_snapshot`]), the sockets' ingress indices looked up again. Session events pending
+    /// under the old configuration are written first (with the tenant names they were recorded under).
+    fn switch(&mut self, epoch: u64, snapshot: Arc<Snapshot>, fresh: Option<Fresh>) {
+        self.pipeline.drain_session_log(&mut |l| println!("{l}"));
+        for (k, s) in self.port.sockets().iter().enumerate() {
+            if let Some(i) = self.cfg.ingress.get_mut(k) {
+                *i = snapshot.interface_index(&s.ifname).unwrap_or(u16::MAX);
+            }
+        }
+        let started = Instant::now();
+        let carried = self.pipeline.set_snapshot_with(snapshot, fresh);
+        self.nat64 = self.pipeline.nat64().is_some();
+        self.next_timers = 0;
+        println!(
+            "xlat64-dataplane: worker {}: running configuration epoch {epoch} (switched in {} µs): {carried}",
+            self.cfg.queue,
+            started.elapsed().as_micros()
+        );
+    }
+
     fn report(&self) -> WorkerReport {
         let mut stats = self.pipeline.stats().clone();
         for d in Direction::ALL {
@@ -1082,6 +1207,28 @@ mod tests {
         };
         m.data[0] = n;
         m
+    }
+
+    #[test]
+    fn snapshots_are_published_by_epoch_and_acknowledged_per_worker() {
+        let ctl = Control::new(2);
+        assert_eq!((ctl.epoch(), ctl.latest().map(|l| l.0)), (0, None));
+        assert_eq!(ctl.wait_switched(0, Duration::ZERO), Ok(()));
+        let s = Arc::new(Snapshot::default());
+        let e1 = ctl.publish(s.clone());
+        let e2 = ctl.publish(s.clone());
+        assert_eq!((e1, e2, ctl.epoch()), (1, 2, 2));
+        // A worker that comes round takes the latest only.
+        assert_eq!(ctl.latest().map(|l| l.0), Some(2));
+        ctl.ack(0, 2);
+        assert_eq!(ctl.wait_switched(2, Duration::from_millis(5)), Err(vec![1]));
+        ctl.ack(1, 2);
+        assert_eq!(
+            ctl.wait_switched(1, Duration::ZERO),
+            Ok(()),
+            "a later epoch counts"
+        );
+        ctl.ack(7, 2); // no such worker: ignored
     }
 
     #[test]

@@ -138,10 +138,7 @@ interfaces = {}
     ))
     .unwrap();
     let hub = ReportHub::new(1, vec![format!("a6-{}", t.s), format!("a4-{}", t.s)]);
-    let ctl = Arc::new(Control {
-        reports: Some(hub.clone()),
-        ..Control::default()
-    });
+    let ctl = Arc::new(Control::new(1).with_reports(hub.clone()));
     let app = start(&t, &cfg, ctl.clone());
 
     // Neighbours first (the worker drops what it cannot resolve yet, and counts it).

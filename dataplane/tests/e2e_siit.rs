@@ -284,8 +284,9 @@ fn bad_config_or_missing_interface_fails_cleanly() {
     )
     .unwrap();
     let o = run(&format!(
-        "ip netns exec {} {BIN} --config {}",
+        "ip netns exec {} {} --config {}",
         t.appliance,
+        bin(),
         bad.display()
     ));
     let err = String::from_utf8_lossy(&o.stderr);
@@ -305,8 +306,9 @@ fn bad_config_or_missing_interface_fails_cleanly() {
     )
     .unwrap();
     let o = run(&format!(
-        "ip netns exec {} {BIN} --config {}",
+        "ip netns exec {} {} --config {}",
         t.appliance,
+        bin(),
         cfg.display()
     ));
     let err = String::from_utf8_lossy(&o.stderr);
@@ -319,7 +321,7 @@ fn bad_config_or_missing_interface_fails_cleanly() {
     assert!(!links.contains("xdp"), "{links}");
     // No [dataplane] section.
     std::fs::write(&cfg, "[[tenants]]\nname = \"x\"\nid = 1\n").unwrap();
-    let o = run(&format!("{BIN} --config {}", cfg.display()));
+    let o = run(&format!("{} --config {}", bin(), cfg.display()));
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("no [dataplane] section"));
 }

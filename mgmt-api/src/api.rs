@@ -36,6 +36,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/v1/tenants/{tenant}/bib/{protocol}/{ipv4}"),
     ("DELETE", "/v1/tenants/{tenant}/bib/{protocol}/{ipv4}"),
     ("GET", "/v1/status"),
+    ("GET", "/v1/stats"),
+    ("GET", "/v1/sessions"),
     ("POST", "/v1/trace"),
     ("GET", "/v1/openapi.json"),
 ];
@@ -88,7 +90,8 @@ impl From<&ConfigError> for FieldError {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorBody {
     /// Machine-readable kind: `invalid_config`, `bad_request`, `version_conflict`, `not_found`,
-    /// `already_exists`, `unauthorized`, `payload_too_large`, `method_not_allowed`, `internal`.
+    /// `already_exists`, `unauthorized`, `payload_too_large`, `method_not_allowed`, `internal`,
+    /// `dataplane_unavailable` (503: the dataplane did not answer), `dataplane_error` (502: it refused the query).
     pub error: String,
     /// One sentence for a person.
     pub message: String,
@@ -153,8 +156,17 @@ pub struct RollbackRequest {
 pub struct Status {
     /// The configuration version the control process holds.
     pub config_version: u64,
-    /// The version the dataplane acknowledged; `null` until the dataplane reports (not wired yet).
+    /// The version the dataplane acknowledged on the push connection; `null` while disconnected.
     pub dataplane_version: Option<u64>,
+    /// The dataplane answered a stats query for this status.
+    #[serde(default)]
+    pub dataplane_reachable: bool,
+    /// Its workers (`null` when unreachable).
+    #[serde(default)]
+    pub dataplane_workers: Option<usize>,
+    /// The interfaces it translates on (empty when unreachable).
+    #[serde(default)]
+    pub dataplane_interfaces: Vec<String>,
     pub uptime_seconds: u64,
     /// xlat64's version (`CARGO_PKG_VERSION`).
     pub build_version: String,

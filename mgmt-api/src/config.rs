@@ -84,6 +84,10 @@ pub struct Dataplane {
     /// `interrupt` mode: longest sleep in poll() before the worker looks at its control flags, 1..=1000 ms.
     #[serde(default = "default_poll_timeout_ms")]
     pub poll_timeout_ms: u32,
+    /// Unix socket the dataplane listens on for the control process (`xlat64-control`): live config pushes
+    /// and queries ([`crate::ipc`]). An absolute path; absent: no socket (the `--control-socket` flag wins).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub control_socket: Option<String>,
     /// Entries of each AF_XDP ring (RX, TX, fill, completion) of every socket, a power of two in
     /// 64..=32768. Deeper rings absorb longer stalls of a worker (preemption on a shared core) without loss,
     /// at the cost of memory (two rings' worth of 2 KiB frames per socket) and of latency while they are full.
@@ -107,7 +111,7 @@ fn default_poll_timeout_ms() -> u32 {
 }
 
 fn default_ring_size() -> u32 {
-    2048
+    8192
 }
 
 fn default_handoff_ring_size() -> u32 {
@@ -870,6 +874,15 @@ impl Validator {
                 format!("{p}/poll_timeout_ms"),
                 format!("{} is outside 1..=1000", dp.poll_timeout_ms),
             );
+        }
+        if let Some(path) = &dp.control_socket {
+            // sun_path holds 108 bytes including the terminating NUL.
+            if !path.starts_with('/') || path.len() > 107 || path.contains('\0') {
+                self.err(
+                    format!("{p}/control_socket"),
+                    format!("{path:?} is not an absolute path of at most 107 bytes"),
+                );
+            }
         }
         if !(64..=32768).contains(&dp.ring_size) || !dp.ring_size.is_power_of_two() {
             self.err(

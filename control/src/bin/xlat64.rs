@@ -5,7 +5,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser, Subcommand};
-use control::cli::{self, BibCmd, ConfigCmd, EamCmd, Pool4Cmd, Remote, TenantCmd, TraceArgs};
+use control::cli::{
+    self, BibCmd, ConfigCmd, EamCmd, Pool4Cmd, Remote, SessionsArgs, StatsArgs, TenantCmd,
+    TraceArgs,
+};
 use control::translate::{self, TranslateOptions};
 
 /// xlat64: an IPv6/IPv4 translator (SIIT, RFC 7915).
@@ -89,6 +92,20 @@ enum Command {
         #[command(flatten)]
         args: TraceArgs,
     },
+    /// The dataplane's counters: totals per direction, drop reasons that counted, one line per worker.
+    Stats {
+        #[command(flatten)]
+        remote: Remote,
+        #[command(flatten)]
+        args: StatsArgs,
+    },
+    /// The dataplane's stateful NAT64 sessions, one page (one line each, then the total).
+    Sessions {
+        #[command(flatten)]
+        remote: Remote,
+        #[command(flatten)]
+        args: SessionsArgs,
+    },
     /// Print a shell completion script (e.g. `xlat64 completions bash > /etc/bash_completion.d/xlat64`).
     Completions {
         #[arg(value_enum)]
@@ -136,6 +153,8 @@ fn main() -> ExitCode {
         Command::Pool4 { remote: r, cmd } => remote(|out| cli::pool4(&r, &cmd, out)),
         Command::Bib { remote: r, cmd } => remote(|out| cli::bib(&r, &cmd, out)),
         Command::Trace { remote: r, args } => remote(|out| cli::trace(&r, &args, out)),
+        Command::Stats { remote: r, args } => remote(|out| cli::stats(&r, &args, out)),
+        Command::Sessions { remote: r, args } => remote(|out| cli::sessions(&r, &args, out)),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "xlat64", &mut std::io::stdout());
             ExitCode::SUCCESS

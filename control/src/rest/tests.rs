@@ -10,6 +10,7 @@ use serde_json::{json, Value};
 use tower::ServiceExt;
 
 use super::*;
+use crate::fake_dataplane::{sample_sessions, sample_stats, FakeDataplane};
 
 const TOKEN: &str = "s3cret";
 const DEMO_TOML: &str = include_str!("../../../deploy/examples/demo.toml");
@@ -38,6 +39,18 @@ fn setup(name: &str, toml: &str) -> T {
 }
 
 fn setup_auth(name: &str, toml: &str, auth_reads: bool) -> T {
+    setup_full(name, toml, auth_reads, DataplaneClient::new(None))
+}
+
+/// With a fake dataplane serving its socket in the test's directory (dropped after the router's use).
+fn setup_fake(name: &str, toml: &str, auth_reads: bool) -> (T, FakeDataplane) {
+    let sock = std::env::temp_dir().join(format!("xlat64-rest-{name}-{}.sock", std::process::id()));
+    let fake = FakeDataplane::start(&sock);
+    let t = setup_full(name, toml, auth_reads, DataplaneClient::new(Some(sock)));
+    (t, fake)
+}
+
+fn setup_full(name: &str, toml: &str, auth_reads: bool, dataplane: DataplaneClient) -> T {
     let dir = tmpdir(name);
     let cfg = Config::from_toml_str(toml).unwrap();
     let service = Arc::new(Service::open(&dir, 5, Some(cfg)).unwrap());
@@ -45,6 +58,7 @@ fn setup_auth(name: &str, toml: &str, auth_reads: bool) -> T {
         service: Arc::clone(&service),
         token: Some(TOKEN.to_owned()),
         auth_reads,
+        dataplane,
     }));
     T {
         router,
@@ -597,7 +611,8 @@ async fn openapi_matches_the_router() {
     listed.sort();
     assert_eq!(documented, listed);
 
-    let t = setup("routes", DEMO_TOML);
+    // With a dataplane, so the dataplane's routes answer too.
+    let (t, _fake) = setup_fake("routes", DEMO_TOML, false);
     for (method, path) in api::ROUTES {
         let uri = path
             .replace("{tenant}", "demo")
@@ -614,5 +629,120 @@ async fn openapi_matches_the_router() {
         let wrong_method = a.status == StatusCode::METHOD_NOT_ALLOWED;
         assert!(!no_route && !wrong_method, "{method} {uri}: {}", a.body);
         assert!(!a.status.is_server_error(), "{method} {uri}: {}", a.body);
+    }
+}
+
+/// `/v1/stats` and `/v1/sessions` pass the dataplane's answers through; `/v1/status` reports it reachable.
+#[tokio::test]
+async fn stats_sessions_and_status_from_the_dataplane() {
+    let (t, fake) = setup_fake("dp", NAT64_TOML, false);
+    let a = t.call("GET", "/v1/stats", None).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    let got: DataplaneStats = serde_json::from_value(a.body).unwrap();
+    assert_eq!(got, sample_stats());
+
+    let a = t.call("GET", "/v1/sessions", None).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    let page: SessionPage = serde_json::from_value(a.body).unwrap();
+    assert_eq!(page.total, 3);
+    assert_eq!(page.sessions, sample_sessions());
+    // Every parameter reaches the dataplane, checked and typed; the default page size is explicit.
+    let a = t
+        .call(
+            "GET",
+            "/v1/sessions?tenant=mobile&protocol=tcp&address=198.51.100.7&offset=0&limit=5",
+            None,
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    assert_eq!(a.body["total"], 1);
+    assert_eq!(a.body["sessions"][0]["protocol"], "tcp");
+    let q = fake.queries();
+    assert_eq!(q[0].limit, Some(SESSIONS_DEFAULT_LIMIT));
+    assert_eq!(
+        q[1],
+        SessionQuery {
+            tenant: Some("mobile".into()),
+            protocol: Some("tcp".into()),
+            address: Some("198.51.100.7".parse().unwrap()),
+            offset: 0,
+            limit: Some(5),
+        }
+    );
+    let a = t.call("GET", "/v1/sessions?offset=2&limit=1", None).await;
+    assert_eq!(a.body["total"], 3);
+    assert_eq!(a.body["offset"], 2);
+    assert_eq!(a.body["sessions"].as_array().unwrap().len(), 1);
+
+    let a = t.call("GET", "/v1/status", None).await;
+    assert_eq!(a.body["dataplane_reachable"], true, "{}", a.body);
+    assert_eq!(a.body["dataplane_workers"], 2);
+    assert_eq!(a.body["dataplane_interfaces"], json!(["xv6", "xv4"]));
+}
+
+/// Bad session queries are 400 naming the parameter (an unknown tenant 404), and never reach the dataplane.
+#[tokio::test]
+async fn bad_session_queries() {
+    let (t, fake) = setup_fake("badq", NAT64_TOML, false);
+    for (q, word) in [
+        ("protocol=sctp", "protocol"),
+        ("protocol=TCP", "protocol"),
+        ("address=203.0.113", "address"),
+        ("address=", "address"),
+        ("offset=-1", "offset"),
+        ("offset=x", "offset"),
+        ("limit=10001", "limit"),
+        ("limit=1.5", "limit"),
+        ("limit=99999999999999999999999", "limit"),
+        ("colour=blue", "colour"),
+    ] {
+        let a = t.call("GET", &format!("/v1/sessions?{q}"), None).await;
+        assert_error(&a, StatusCode::BAD_REQUEST, "bad_request");
+        assert!(
+            a.body["message"].as_str().unwrap().contains(word),
+            "{q}: {}",
+            a.body
+        );
+    }
+    let a = t.call("GET", "/v1/sessions?tenant=nobody", None).await;
+    assert_error(&a, StatusCode::NOT_FOUND, "not_found");
+    assert!(fake.queries().is_empty());
+    let a = t.call("GET", "/v1/sessions?limit=10000", None).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+}
+
+/// No dataplane (none configured, or nobody listening): 503 `dataplane_unavailable`, and the status says so.
+#[tokio::test]
+async fn dataplane_down_is_503() {
+    let nobody =
+        std::env::temp_dir().join(format!("xlat64-rest-nobody-{}.sock", std::process::id()));
+    for (name, dp) in [
+        ("down-none", DataplaneClient::new(None)),
+        ("down-gone", DataplaneClient::new(Some(nobody))),
+    ] {
+        let t = setup_full(name, NAT64_TOML, false, dp);
+        for uri in ["/v1/stats", "/v1/sessions", "/v1/sessions?protocol=udp"] {
+            let a = t.call("GET", uri, None).await;
+            assert_error(&a, StatusCode::SERVICE_UNAVAILABLE, "dataplane_unavailable");
+        }
+        let a = t.call("GET", "/v1/status", None).await;
+        assert_eq!(a.status, StatusCode::OK);
+        assert_eq!(a.body["dataplane_reachable"], false);
+        assert_eq!(a.body["dataplane_workers"], Value::Null);
+        // Bad values are still 400 first.
+        let a = t.call("GET", "/v1/sessions?limit=x", None).await;
+        assert_error(&a, StatusCode::BAD_REQUEST, "bad_request");
+    }
+}
+
+/// The dataplane's reads follow `--auth-reads` like every other read.
+#[tokio::test]
+async fn dataplane_reads_follow_auth_reads() {
+    let (t, _fake) = setup_fake("dpauth", NAT64_TOML, true);
+    for uri in ["/v1/stats", "/v1/sessions"] {
+        let a = t.call_with("GET", uri, None, &[]).await;
+        assert_error(&a, StatusCode::UNAUTHORIZED, "unauthorized");
+        let a = t.call("GET", uri, None).await;
+        assert_eq!(a.status, StatusCode::OK, "{uri}: {}", a.body);
     }
 }

@@ -1,21 +1,27 @@
-//! `xlat64-dataplane --config FILE`: the live SIIT / stateful NAT64 appliance on AF_XDP.
+//! `xlat64-dataplane --config FILE [--control-socket PATH]`: the live SIIT / stateful NAT64 appliance on AF_XDP.
 //!
 //! Starts one pinned worker per queue (each with sockets on every configured interface), loads the XDP
 //! steering program on every interface, and runs until SIGTERM or SIGINT: then detaches the programs, lets
 //! the workers drain, prints their counters and exits 0. SIGUSR1 prints the counters while running.
 //! A bad config or a missing interface is a clear error and a non-zero exit with nothing left attached.
+//!
+//! With a control socket (`--control-socket`, or `[dataplane] control_socket`), the control process pushes
+//! configurations that replace the file's tenants while traffic flows ([`dataplane::control_link`]); the
+//! file's `[dataplane]` section stays (changing it needs a restart), and it may hold no tenants at all.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use clap::Parser;
 
+use dataplane::control_link::{Live, Server};
 use dataplane::io::afxdp::{retry_while_busy, XskPort, XskSizes};
 use dataplane::io::steer::{SteerProgram, STEER_V4, STEER_V6};
 use dataplane::l2;
+use dataplane::nat64::Nat64Capacity;
 use dataplane::pipeline::Pipeline;
 use dataplane::report::ReportHub;
 use dataplane::tables::Snapshot;
@@ -36,6 +42,9 @@ struct Args {
     /// The configuration (TOML, with a [dataplane] section).
     #[arg(long, short)]
     config: PathBuf,
+    /// Listen for the control process on this Unix socket (overrides `[dataplane] control_socket`).
+    #[arg(long)]
+    control_socket: Option<PathBuf>,
 }
 
 static TERM: AtomicBool = AtomicBool::new(false);
@@ -82,9 +91,14 @@ fn main() -> Result<()> {
         Arc::new(Snapshot::compile(&cfg).map_err(|e| {
             anyhow::anyhow!("{}: invalid configuration:\n{e}", args.config.display())
         })?);
+    let socket_path = args
+        .control_socket
+        .clone()
+        .or_else(|| dp.control_socket.as_ref().map(PathBuf::from));
     // Stateful NAT64 state is per worker (each owns a slice of every pool4 address's ports): with several
     // workers, packets reaching a worker that does not own them go to their owner over the hand-off rings.
-    let nat64 = snapshot.tenants().iter().any(|t| t.nat64.is_some());
+    // A pushed configuration may bring NAT64 tenants: with a control socket the rings are always there.
+    let nat64 = snapshot.tenants().iter().any(|t| t.nat64.is_some()) || socket_path.is_some();
     let hub = if nat64 && dp.queues > 1 {
         Some(Arc::new(
             HandoffHub::new(dp.queues, dp.handoff_ring_size as usize)
@@ -176,16 +190,14 @@ fn main() -> Result<()> {
         progs.push(p);
     }
 
+    let progs = Arc::new(Mutex::new(progs));
     install_signals();
     // Workers publish their counters and answer session queries here (read through `ctl.reports`).
     let reports = ReportHub::new(
         usize::from(dp.queues),
         ifaces.iter().map(|i| i.name.clone()).collect(),
     );
-    let ctl = Arc::new(Control {
-        reports: Some(reports),
-        ..Control::default()
-    });
+    let ctl = Arc::new(Control::new(usize::from(dp.queues)).with_reports(reports));
     let allowed = core_affinity::get_core_ids().unwrap_or_default();
     let mut handles = Vec::new();
     for (q, port) in ports.into_iter().enumerate() {
@@ -204,7 +216,13 @@ fn main() -> Result<()> {
             v6: egress(v6i),
             v4: egress(v4i),
         };
-        let pipeline = Pipeline::new_worker(snapshot.clone(), q as u16, dp.queues);
+        // The control socket's Live builds new NAT64 tables of the same (default) size ahead of swaps.
+        let pipeline = Pipeline::with_nat64_capacity(
+            snapshot.clone(),
+            q as u16,
+            dp.queues,
+            Nat64Capacity::default(),
+        );
         let ctl = ctl.clone();
         let hub = hub.clone();
         handles.push(
@@ -218,8 +236,36 @@ fn main() -> Result<()> {
         .iter()
         .map(|i| format!("{} ({:?})", i.name, i.role).to_lowercase())
         .collect();
+    // The control socket last: a configuration pushed through it finds the workers running.
+    let server = match &socket_path {
+        Some(path) => {
+            // Longer than the longest sleep of an idle worker in poll().
+            let switch_timeout = Duration::from_millis(u64::from(dp.poll_timeout_ms) * 3)
+                .max(Duration::from_secs(5));
+            let live = Live::new(
+                dp.clone(),
+                &snapshot,
+                Nat64Capacity::default(),
+                ctl.clone(),
+                progs.clone(),
+                switch_timeout,
+            );
+            let server = Server::bind(path, Arc::new(live));
+            match server {
+                Ok(s) => Some(s),
+                Err(e) => {
+                    ctl.stop.store(true, Ordering::Relaxed);
+                    for h in handles {
+                        let _ = h.join();
+                    }
+                    return Err(e).with_context(|| format!("control socket {}", path.display()));
+                }
+            }
+        }
+        None => None,
+    };
     println!(
-        "xlat64-dataplane: ready: {} queue(s) on {}, {} tenant(s), {:?} polling, AF_XDP rings of {}{}",
+        "xlat64-dataplane: ready: {} queue(s) on {}, {} tenant(s), {:?} polling, AF_XDP rings of {}{}{}",
         dp.queues,
         desc.join(", "),
         snapshot.tenants().len(),
@@ -228,7 +274,11 @@ fn main() -> Result<()> {
         match &hub {
             Some(_) => format!(", hand-off rings of {}", dp.handoff_ring_size),
             None => String::new(),
-        }
+        },
+        server
+            .as_ref()
+            .map(|s| format!(", control socket {}", s.path().display()))
+            .unwrap_or_default()
     );
 
     let (mut cur4, mut cur6) = (local4, local6);
@@ -239,7 +289,7 @@ fn main() -> Result<()> {
         if last_refresh.elapsed() >= ADDRESS_REFRESH {
             last_refresh = Instant::now();
             if let Ok((new4, new6)) = l2::local_addresses() {
-                for p in &progs {
+                for p in progs.lock().unwrap_or_else(|e| e.into_inner()).iter() {
                     for a in new4.iter().filter(|a| !cur4.contains(a)) {
                         let _ = p.add_local4(*a);
                     }
@@ -264,8 +314,9 @@ fn main() -> Result<()> {
             break;
         }
     }
-    // Stop steering first, then let the workers drain what they hold.
-    for mut p in progs {
+    // No more pushes; stop steering, then let the workers drain what they hold.
+    drop(server);
+    for p in progs.lock().unwrap_or_else(|e| e.into_inner()).iter_mut() {
         p.detach();
     }
     ctl.stop.store(true, Ordering::Relaxed);

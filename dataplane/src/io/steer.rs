@@ -3,6 +3,7 @@
 //! through a BPF link: the kernel detaches it when the link's fd closes, even if the process is killed.
 //! A program left attached the old (netlink) way by someone else's crash is detached first.
 
+use std::collections::BTreeSet;
 use std::ffi::CString;
 use std::io;
 use std::os::raw::c_void;
@@ -38,6 +39,66 @@ struct Lpm4Key {
 fn err(what: &str, ret: i32) -> io::Error {
     let e = io::Error::from_raw_os_error(-ret);
     io::Error::new(e.kind(), format!("{what}: {e}"))
+}
+
+/// The destination prefixes a configuration steers to the workers (host bits cleared, each once): every
+/// tenant's pool6 and EAM IPv6 prefixes; its EAM IPv4 prefixes; for a stateful NAT64 tenant its pool4
+/// addresses (IPv4 packets to anything else are not its business); for a SIIT tenant with a pool6, all of IPv4
+/// (any IPv4 source may be addressed through it). The box's own addresses stay out through the local maps.
+///
+/// A live configuration change adds [`SteerSet::minus`] (new − old) before the workers switch and removes
+/// (old − new) after they have: a prefix both configurations steer is never absent from the maps.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SteerSet {
+    pub v6: BTreeSet<([u8; 16], u8)>,
+    pub v4: BTreeSet<([u8; 4], u8)>,
+}
+
+impl SteerSet {
+    pub fn of(snapshot: &Snapshot) -> SteerSet {
+        let mut s = SteerSet::default();
+        let mut v6 = |a: [u8; 16], l: u8| {
+            let m = u128::MAX.checked_shl(128 - u32::from(l)).unwrap_or(0);
+            s.v6.insert(((u128::from_be_bytes(a) & m).to_be_bytes(), l));
+        };
+        let mut v4 = Vec::new();
+        for t in snapshot.tenants() {
+            if let Some(p) = t.pool6() {
+                v6(p.addr(), p.len());
+            }
+            match t.nat64.as_deref() {
+                Some(n) => v4.extend((0..n.pool4.len()).map(|i| (n.pool4.addr(i), 32))),
+                None if t.pool6().is_some() => v4.push(([0; 4], 0)),
+                None => {}
+            }
+            for e in t.eamt().entries() {
+                v6(e.v6, e.len6);
+                v4.push((e.v4, e.len4));
+            }
+        }
+        for (a, l) in v4 {
+            let m = u32::MAX.checked_shl(32 - u32::from(l)).unwrap_or(0);
+            s.v4.insert(((u32::from_be_bytes(a) & m).to_be_bytes(), l));
+        }
+        s
+    }
+
+    /// The prefixes of `self` that `other` lacks.
+    pub fn minus(&self, other: &SteerSet) -> SteerSet {
+        SteerSet {
+            v6: self.v6.difference(&other.v6).copied().collect(),
+            v4: self.v4.difference(&other.v4).copied().collect(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.v6.is_empty() && self.v4.is_empty()
+    }
+
+    /// Number of prefixes.
+    pub fn len(&self) -> usize {
+        self.v6.len() + self.v4.len()
+    }
 }
 
 /// One loaded instance of the steering program (one per interface: each has its own maps) and, once
@@ -185,30 +246,38 @@ impl SteerProgram {
         self.update(self.xsks, &queue, &(fd as u32), "xsks map")
     }
 
-    /// Fills the prefix maps from the compiled config: every tenant's pool6 and EAM IPv6 prefixes; its EAM
-    /// IPv4 prefixes; for a stateful NAT64 tenant its pool4 addresses (IPv4 packets to anything else are not
-    /// its business); for a SIIT tenant with a pool6, all of IPv4 (any IPv4 source may be addressed through
-    /// it). The box's own addresses stay out through the local maps.
+    /// Fills the prefix maps from the compiled config ([`SteerSet::of`]).
     pub fn add_snapshot(&self, snapshot: &Snapshot) -> io::Result<()> {
-        for t in snapshot.tenants() {
-            if let Some(p) = t.pool6() {
-                self.add_prefix6(p.addr(), p.len())?;
-            }
-            match t.nat64.as_deref() {
-                Some(n) => {
-                    for i in 0..n.pool4.len() {
-                        self.add_prefix4(n.pool4.addr(i), 32)?;
-                    }
-                }
-                None if t.pool6().is_some() => self.add_prefix4([0; 4], 0)?,
-                None => {}
-            }
-            for e in t.eamt().entries() {
-                self.add_prefix6(e.v6, e.len6)?;
-                self.add_prefix4(e.v4, e.len4)?;
-            }
+        self.add_set(&SteerSet::of(snapshot))
+    }
+
+    /// Adds every prefix of `set`.
+    pub fn add_set(&self, set: &SteerSet) -> io::Result<()> {
+        for &(a, l) in &set.v6 {
+            self.add_prefix6(a, l)?;
+        }
+        for &(a, l) in &set.v4 {
+            self.add_prefix4(a, l)?;
         }
         Ok(())
+    }
+
+    /// Stops steering the prefixes of `gone` (a missing one is fine).
+    pub fn remove_set(&self, gone: &SteerSet) {
+        for &(addr, len) in &gone.v6 {
+            let k = Lpm6Key {
+                prefixlen: u32::from(len),
+                addr,
+            };
+            self.delete(self.pfx6, &k);
+        }
+        for &(addr, len) in &gone.v4 {
+            let k = Lpm4Key {
+                prefixlen: u32::from(len),
+                addr,
+            };
+            self.delete(self.pfx4, &k);
+        }
     }
 
     /// Attaches to `ifindex` with a BPF link, after detaching any program attached there through netlink
@@ -248,5 +317,51 @@ impl Drop for SteerProgram {
         self.detach();
         // SAFETY: the object opened in load(), closed once (its maps and program fds with it).
         unsafe { sys::bpf_object__close(self.obj) };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mgmt_api::Config;
+
+    fn set(toml: &str) -> SteerSet {
+        SteerSet::of(&Snapshot::compile(&Config::from_toml_str(toml).unwrap()).unwrap())
+    }
+
+    const NAT64: &str = r#"
+[[tenants]]
+name = "n"
+id = 1
+mode = "nat64"
+pool6 = "2001:db8:64::/96"
+[[tenants.pool4]]
+prefix = "203.0.113.0/31"
+"#;
+
+    #[test]
+    fn steer_set_and_differences() {
+        let a = set(NAT64);
+        assert_eq!(a.v6.len(), 1);
+        let v4: Vec<_> = a.v4.iter().copied().collect();
+        assert_eq!(v4, [([203, 0, 113, 0], 32), ([203, 0, 113, 1], 32)]);
+        // A SIIT tenant with a pool6 steers all of IPv4; an EAM entry's host bits are cleared.
+        let b = set(&format!(
+            "{NAT64}\n[[tenants]]\nname = \"s\"\nid = 2\npool6 = \"2001:db8:46::/96\"\n\
+             [[tenants.eamt]]\nipv4 = \"192.0.2.0/24\"\nipv6 = \"2001:db8:4444::/120\"\n"
+        ));
+        let add = b.minus(&a);
+        assert!(add.v4.contains(&([0; 4], 0)));
+        assert!(add.v4.contains(&([192, 0, 2, 0], 24)));
+        assert!(add.v6.contains(&(
+            "2001:db8:4444::"
+                .parse::<std::net::Ipv6Addr>()
+                .unwrap()
+                .octets(),
+            120
+        )));
+        assert_eq!(add.len(), 4, "{add:?}");
+        assert!(a.minus(&b).is_empty(), "nothing of a is gone in b");
+        assert_eq!(b.minus(&add), a);
     }
 }

@@ -7,13 +7,13 @@
 //! Hand-off: the worker that receives a first fragment owned by another worker remembers the owner, so the
 //! following fragments (which carry no port to compute the owner from) go to the same worker. This relies on
 //! the fragments of a datagram arriving at one worker, which RSS gives (fragments hash on addresses only).
-//! Fragments that arrive before their first fragment are not held: they are dropped
-//! (`nat64_fragment_unmatched`), and so is memory for them — the table is a fixed direct-mapped array whose
-//! entries live [`FRAG_TIMEOUT`] (RFC 6146 §4 recommends at least 2 s for fragment timeouts).
+//! Fragments that arrive before their first fragment are held in [`super::frag_store`]. This table is a fixed
+//! direct-mapped array whose entries live the tenant's `timeouts.fragment` ([`FRAG_TIMEOUT`] by default:
+//! RFC 6146 §4's FRAGMENT_MIN, 2 s).
 
 use super::{hash_words, timers::NS};
 
-/// How long a datagram's first fragment is remembered.
+/// How long a datagram's first fragment is remembered by default (`timeouts.fragment`).
 pub const FRAG_TIMEOUT: u64 = 2 * NS;
 /// Entries per worker (a power of two).
 pub const FRAG_SLOTS: usize = 1024;
@@ -95,12 +95,12 @@ impl FragTable {
         (hash_words(&[w(0), w(8), w(16), w(24), w(32)], self.seed) as usize) & (FRAG_SLOTS - 1)
     }
 
-    /// Remembers a first fragment (replacing whatever datagram used the slot).
-    pub fn record(&mut self, key: FragKey, owner: u16, local: Option<[u8; 16]>, now: u64) {
+    /// Remembers a first fragment until `expires` (replacing whatever datagram used the slot).
+    pub fn record(&mut self, key: FragKey, owner: u16, local: Option<[u8; 16]>, expires: u64) {
         let i = self.slot(&key);
         self.slots[i] = Slot {
             key,
-            expires: now + FRAG_TIMEOUT,
+            expires,
             owner,
             local,
         };
@@ -125,7 +125,7 @@ mod tests {
         let mut t = FragTable::new(3);
         let k = key4(0, 17, 77, [1; 4], [2; 4]);
         assert_eq!(t.lookup(&k, 0), None);
-        t.record(k, 2, Some([9; 16]), 10);
+        t.record(k, 2, Some([9; 16]), 10 + FRAG_TIMEOUT);
         assert_eq!(
             t.lookup(&k, 10 + FRAG_TIMEOUT - 1),
             Some(FragInfo {

@@ -5,8 +5,11 @@
 //! - [`bib`], [`session`]: the per-worker Binding Information Base and session table: preallocated, bounded,
 //!   index-based, no allocation on the packet path.
 //! - [`tcp`]: the RFC 6146 §3.5.2.2 state machine and the IPv4 SYNs held for simultaneous opens.
+//! - [`fragment`], [`frag_store`]: what first fragments were translated with, and the later fragments held
+//!   until their first fragment arrives.
 //! - [`timers`]: the clock abstraction.
 //! - [`lookahead`]: prefetching a batch's BIB and session entries before it is translated.
+//! - [`carry`]: keeping bindings and sessions across a configuration swap.
 //! - [`inspect`]: read-only views for reports (the sessions of a worker, its pool4 ports in use).
 //! - [`translate`]: the packet paths (IPv6 → IPv4, IPv4 → IPv6, ICMP errors, hairpinning) on top of the SIIT
 //!   header helpers.
@@ -22,6 +25,8 @@
 pub mod bib;
 pub mod bitmap;
 pub mod blocks;
+pub mod carry;
+pub mod frag_store;
 pub mod fragment;
 pub mod inspect;
 pub mod log;
@@ -148,6 +153,9 @@ pub struct Nat64Config {
     pub incoming_syn: u64,
     pub max_sessions: Option<u32>,
     pub log_sessions: bool,
+    /// Fragments held before their first fragment, per worker, and how long fragments may arrive over
+    /// (clock ns): `timeouts.fragment`.
+    pub frag_hold: frag_store::HoldLimits,
 }
 
 impl Nat64Config {
@@ -184,6 +192,11 @@ impl Nat64Config {
             incoming_syn: timers::secs(to.tcp_incoming_syn),
             max_sessions: o.max_sessions,
             log_sessions: o.log_sessions,
+            frag_hold: frag_store::HoldLimits {
+                max: o.fragments_held_max,
+                bytes: o.fragments_held_bytes,
+                timeout: timers::secs(to.fragment),
+            },
         }
     }
 
@@ -218,7 +231,8 @@ pub struct Nat64Memory {
     pub sessions: usize,
     /// BIB: slab and both hash bucket arrays.
     pub bib: usize,
-    /// Held SYNs and the first-fragment table (independent of the session capacity).
+    /// Held SYNs, the first-fragment table and the held-fragment store (independent of the session
+    /// capacity; the store is sized by the tenants' `fragments_held_*`).
     pub fixed: usize,
 }
 
@@ -339,6 +353,11 @@ pub struct Nat64State {
     pub log: log::SessionLog,
     /// First fragments seen (stateful fragment translation).
     pub frags: fragment::FragTable,
+    /// Later fragments that came before their first fragment.
+    pub held_frags: frag_store::FragStore,
+    /// Where a held fragment is copied back to be translated: headroom plus the largest fragment a tenant
+    /// may hold (empty when no tenant holds fragments).
+    pub release_buf: Box<[u8]>,
     tenants: Vec<TenantState>,
     /// Indices of the NAT64 tenants.
     nat64_tenants: Vec<u16>,
@@ -366,6 +385,15 @@ impl Nat64State {
             .map(|c| c.statics.len())
             .sum();
         let seed = hash_words(&[u64::from(worker), cap.sessions as u64], 0x5eed);
+        let hold: Vec<frag_store::HoldLimits> = snapshot
+            .tenants()
+            .iter()
+            .map(|t| {
+                t.nat64
+                    .as_deref()
+                    .map_or_else(Default::default, |c| c.frag_hold)
+            })
+            .collect();
         let mut st = Nat64State {
             worker,
             workers: workers.max(1),
@@ -375,6 +403,21 @@ impl Nat64State {
             held: HeldSyns::new(cap.held_syns),
             log: log::SessionLog::default(),
             frags: fragment::FragTable::new(seed ^ 2),
+            held_frags: frag_store::FragStore::new(&hold, seed ^ 3),
+            release_buf: {
+                let largest = hold
+                    .iter()
+                    .filter(|l| l.max > 0)
+                    .map(|l| l.bytes as usize)
+                    .max();
+                match largest {
+                    Some(b) => {
+                        vec![0; crate::frame::HEADROOM + b.min(crate::xlat::fragment::MAX_PACKET)]
+                            .into_boxed_slice()
+                    }
+                    None => Box::default(),
+                }
+            },
             tenants: Vec::with_capacity(snapshot.tenants().len()),
             nat64_tenants,
             lookahead_min_sessions: lookahead::MIN_SESSIONS,
@@ -454,7 +497,10 @@ impl Nat64State {
         Nat64Memory {
             sessions: self.sessions.memory(),
             bib: self.bib.memory(),
-            fixed: self.held.memory() + self.frags.memory(),
+            fixed: self.held.memory()
+                + self.frags.memory()
+                + self.held_frags.memory()
+                + self.release_buf.len(),
         }
     }
 
@@ -790,7 +836,9 @@ impl Nat64State {
     }
 
     /// The timer pass of [`crate::pipeline::Pipeline::run_timers`]: expiries (at most `budget`), then held
-    /// SYNs answered with ICMP Port Unreachable (built in `scratch`, sent through `emit`).
+    /// SYNs answered with ICMP Port Unreachable (built in `scratch`, sent through `emit`), then held
+    /// fragments whose first fragment did not come in time (dropped: `nat64_fragment_expired`; no ICMP
+    /// Time Exceeded, which RFC 792 / RFC 8200 §4.5 send only when the first fragment was received).
     pub fn run_timers(
         &mut self,
         snapshot: &Snapshot,
@@ -826,6 +874,16 @@ impl Nat64State {
                 }
                 _ => dir.dropped[reason as usize] += 1,
             }
+        }
+        while n < budget {
+            let Some((tenant, d)) = self.held_frags.pop_expired(now) else {
+                break;
+            };
+            n += 1;
+            // Counted as received again when it leaves the store (see DropReason::Nat64FragmentHeld).
+            let dir = stats.counters_mut(Some(tenant), d);
+            dir.received += 1;
+            dir.dropped[DropReason::Nat64FragmentExpired as usize] += 1;
         }
         n
     }

@@ -1004,9 +1004,9 @@ fn fragments_v6_to_v4_follow_their_first_fragment() {
     let s = naive_sum(&a[12..20]) + 17 + seg.len() as u32 + naive_sum(&seg);
     assert!(folds_to_ffff(s), "UDP checksum of the reassembled datagram");
     assert_eq!(u16::from_be_bytes([seg[2], seg[3]]), 53);
-    // A later fragment of an unknown datagram.
+    // A later fragment of an unknown datagram: held for its first fragment (RFC 6146 §3.4).
     n.run(&frag6(C6, s6(S4), 99, 56, false, &udp[56..]))
-        .dropped(DropReason::Nat64FragmentUnmatched);
+        .dropped(DropReason::Nat64FragmentHeld);
 }
 
 #[test]
@@ -1052,10 +1052,10 @@ fn fragments_v4_to_v6_follow_their_first_fragment() {
     nock[26..28].copy_from_slice(&[0, 0]);
     n.run(&frag4(&nock, 0, 56, true))
         .dropped(DropReason::UdpChecksumZero);
-    // Fragments expire with their first fragment's memory.
+    // Fragments expire with their first fragment's memory: a late one waits for a first fragment again.
     n.at(3);
     n.run(&frag4(&whole, 56, 52, false))
-        .dropped(DropReason::Nat64FragmentUnmatched);
+        .dropped(DropReason::Nat64FragmentHeld);
 }
 
 #[test]
@@ -1082,6 +1082,324 @@ fn fragments_follow_their_first_fragment_to_the_owner() {
         let r = w[owner].run(f);
         assert_eq!(r.kind, OutcomeKind::Translated { packets: 1 });
         assert_eq!(&r.out[0].0[12..16], &POOL4);
+    }
+}
+
+// ---------- RFC 6146 §3.4: fragments that arrive before their first fragment are held ----------
+
+/// A 164-byte UDP datagram from C6#5000 to S4#53 split at 56 and 112: its three IPv6 fragments.
+fn three_frags6(ident: u32) -> [Vec<u8>; 3] {
+    let mut v = Vec::new();
+    PacketBuilder::ipv6(C6, s6(S4), 64)
+        .udp(5000, 53)
+        .write(&mut v, &(0..156).map(|i| i as u8).collect::<Vec<_>>())
+        .unwrap();
+    let udp = &v[40..];
+    [
+        frag6(C6, s6(S4), ident, 0, true, &udp[..56]),
+        frag6(C6, s6(S4), ident, 56, true, &udp[56..112]),
+        frag6(C6, s6(S4), ident, 112, false, &udp[112..]),
+    ]
+}
+
+/// The IPv4 fragments' payloads, in offset order, and whether their datagram's UDP checksum is right.
+fn reassembled4(frags: &[&[u8]]) -> (Vec<u8>, bool) {
+    let mut sorted: Vec<&[u8]> = frags.to_vec();
+    sorted.sort_by_key(|p| u16::from_be_bytes([p[6], p[7]]) & 0x1fff);
+    let mut seg = Vec::new();
+    for p in &sorted {
+        assert_eq!(&p[12..16], &POOL4);
+        assert_eq!(&p[16..20], &S4);
+        assert_eq!(
+            usize::from(u16::from_be_bytes([p[6], p[7]]) & 0x1fff) * 8,
+            seg.len()
+        );
+        seg.extend_from_slice(&p[20..]);
+    }
+    let s = naive_sum(&sorted[0][12..20]) + 17 + seg.len() as u32 + naive_sum(&seg);
+    (seg, folds_to_ffff(s))
+}
+
+#[test]
+fn held_fragment_v6_to_v4_last_then_first() {
+    let mut n = Nat::new("");
+    let [f0, f1, f2] = three_frags6(0xabcd);
+    n.run(&f2).dropped(DropReason::Nat64FragmentHeld);
+    n.run(&f1).dropped(DropReason::Nat64FragmentHeld);
+    assert_eq!(n.p.nat64().unwrap().held_frags.len(), 2);
+    let r = n.run(&f0);
+    assert_eq!(
+        r.kind,
+        OutcomeKind::Translated { packets: 3 },
+        "{:?}",
+        r.kind
+    );
+    // The first fragment, then the held ones in arrival order (last, then middle).
+    let offs: Vec<u16> = r
+        .out
+        .iter()
+        .map(|(p, side)| {
+            assert_eq!(*side, Side::V4);
+            assert!(folds_to_ffff(naive_sum(&p[..20])), "IPv4 header checksum");
+            u16::from_be_bytes([p[6], p[7]])
+        })
+        .collect();
+    assert_eq!(offs, [0x2000, 112 / 8, 0x2000 | (56 / 8)]);
+    let pkts: Vec<&[u8]> = r.out.iter().map(|(p, _)| &p[..]).collect();
+    let (seg, ok) = reassembled4(&pkts);
+    assert_eq!(seg.len(), 164);
+    assert!(ok, "UDP checksum of the reassembled datagram");
+    assert!(n.p.nat64().unwrap().held_frags.is_empty());
+    // Counters: each held fragment counted when held and again when translated.
+    let d = n.p.stats().dir(Direction::V6ToV4);
+    assert_eq!((d.received, d.translated), (5, 3));
+    assert_eq!(d.dropped[DropReason::Nat64FragmentHeld as usize], 2);
+    assert_eq!(d.received, d.translated + d.dropped_total());
+    // A later duplicate follows the first fragment directly.
+    let r = n.run(&f2);
+    assert_eq!(r.kind, OutcomeKind::Translated { packets: 1 });
+    assert_eq!(r.out[0].0[6..8], (112u16 / 8).to_be_bytes());
+}
+
+#[test]
+fn held_fragment_v4_to_v6_middle_first() {
+    let mut n = Nat::new("");
+    let (_, port4) = v4_src(n.run(&udp6(C6, 5000, s6(S4), 53)).one());
+    let mut whole = Vec::new();
+    PacketBuilder::ipv4(S4, POOL4, 64)
+        .udp(53, port4)
+        .write(&mut whole, &[0x5a; 150])
+        .unwrap();
+    whole[4..6].copy_from_slice(&0x0707u16.to_be_bytes());
+    let f0 = frag4(&whole, 0, 64, true);
+    let f1 = frag4(&whole, 64, 64, true);
+    let f2 = frag4(&whole, 128, 30, false);
+    n.run(&f1).dropped(DropReason::Nat64FragmentHeld);
+    let r = n.run(&f0);
+    assert_eq!(
+        r.kind,
+        OutcomeKind::Translated { packets: 2 },
+        "{:?}",
+        r.kind
+    );
+    let (a, b) = (&r.out[0].0, &r.out[1].0);
+    assert_eq!(u16::from_be_bytes([a[42], a[43]]), 1, "first: offset 0, M");
+    assert_eq!(
+        u16::from_be_bytes([b[42], b[43]]),
+        64 | 1,
+        "then the held middle one"
+    );
+    for p in [a, b] {
+        assert_eq!(&p[24..40], &C6);
+        assert_eq!(&p[8..24], &s6(S4));
+        assert_eq!(u32::from_be_bytes([p[44], p[45], p[46], p[47]]), 0x0707);
+    }
+    let r = n.run(&f2);
+    assert_eq!(r.kind, OutcomeKind::Translated { packets: 1 });
+    let c = r.out[0].0.clone();
+    let mut seg = a[48..].to_vec();
+    seg.extend_from_slice(&b[48..]);
+    seg.extend_from_slice(&c[48..]);
+    assert_eq!(u16::from_be_bytes([seg[2], seg[3]]), 5000);
+    let s = naive_sum(&a[8..40]) + 17 + seg.len() as u32 + naive_sum(&seg);
+    assert!(folds_to_ffff(s), "UDP checksum of the reassembled datagram");
+}
+
+#[test]
+fn a_released_held_fragment_too_big_for_ipv6_is_split() {
+    let mut n = Nat::new("");
+    let (_, port4) = v4_src(n.run(&udp6(C6, 5000, s6(S4), 53)).one());
+    let mut whole = Vec::new();
+    PacketBuilder::ipv4(S4, POOL4, 64)
+        .udp(53, port4)
+        .write(&mut whole, &[0x33; 2392])
+        .unwrap();
+    whole[4..6].copy_from_slice(&0x0909u16.to_be_bytes());
+    n.run(&frag4(&whole, 1000, 1400, false))
+        .dropped(DropReason::Nat64FragmentHeld);
+    // The first fragment fits (1048 bytes as IPv6); the held one (1448) is split for the 1280-byte minimum
+    // MTU (RFC 7915 §4: DF clear).
+    let r = n.run(&frag4(&whole, 0, 1000, true));
+    assert_eq!(
+        r.kind,
+        OutcomeKind::Translated { packets: 3 },
+        "{:?}",
+        r.kind
+    );
+    let offs: Vec<u16> = r
+        .out
+        .iter()
+        .map(|(p, _)| {
+            assert!(p.len() <= 1280);
+            u16::from_be_bytes([p[42], p[43]])
+        })
+        .collect();
+    assert_eq!(offs[0], 1, "first: offset 0, M");
+    assert_eq!(
+        offs[1] & !7,
+        1000,
+        "the held fragment's first piece at 1000"
+    );
+    assert_eq!(offs[1] & 1, 1, "M: more pieces follow");
+    assert_eq!(offs[2] & 1, 0, "its last piece ends the datagram");
+    let total: usize = r.out.iter().map(|(p, _)| p.len() - 48).sum();
+    assert_eq!(total, 2400);
+    let d = n.p.stats().dir(Direction::V4ToV6);
+    assert_eq!(d.fragments_created, 1);
+}
+
+#[test]
+fn held_fragments_are_bounded_per_tenant_and_worker() {
+    let f = three_frags6;
+    // Count: two fragments (104 and 100 bytes; 210 bytes allowed).
+    let mut n = Nat::new("[tenants.nat64]\nfragments_held_max = 2\nfragments_held_bytes = 210\n");
+    n.run(&f(1)[1]).dropped(DropReason::Nat64FragmentHeld);
+    n.run(&f(2)[2]).dropped(DropReason::Nat64FragmentHeld);
+    n.run(&f(3)[2]).dropped(DropReason::Nat64FragmentStoreFull);
+    let r = n.run(&f(2)[0]);
+    assert_eq!(r.kind, OutcomeKind::Translated { packets: 2 });
+    n.run(&f(3)[1]).dropped(DropReason::Nat64FragmentHeld); // room again: 208 bytes
+    assert_eq!(n.p.nat64().unwrap().held_frags.tenant_usage(0), (2, 208));
+    // Bytes: 104 + 100 > 150.
+    let mut n = Nat::new("[tenants.nat64]\nfragments_held_bytes = 150\n");
+    n.run(&f(1)[1]).dropped(DropReason::Nat64FragmentHeld);
+    n.run(&f(2)[2]).dropped(DropReason::Nat64FragmentStoreFull);
+    let d = n.p.stats().dir(Direction::V6ToV4);
+    assert_eq!(d.dropped[DropReason::Nat64FragmentStoreFull as usize], 1);
+    // fragments_held_max = 0: nothing is held, and no memory is set aside for it.
+    let mut off = Nat::new("[tenants.nat64]\nfragments_held_max = 0\n");
+    off.run(&f(1)[2])
+        .dropped(DropReason::Nat64FragmentUnmatched);
+    let st = off.p.nat64().unwrap();
+    assert!(st.release_buf.is_empty() && st.held_frags.memory() < 64);
+}
+
+#[test]
+fn held_fragments_expire_after_the_fragment_timeout() {
+    let mut n = Nat::new("[tenants.nat64]\ntimeouts = { fragment = 3 }\n");
+    let [f0, f1, f2] = three_frags6(9);
+    n.at(10);
+    n.run(&f2).dropped(DropReason::Nat64FragmentHeld);
+    n.at(11);
+    n.run(&f1).dropped(DropReason::Nat64FragmentHeld);
+    assert!(n.timers(12).is_empty());
+    assert_eq!(n.p.nat64().unwrap().held_frags.len(), 2);
+    assert!(
+        n.timers(13).is_empty(),
+        "expiry emits nothing (no first fragment: no Time Exceeded)"
+    );
+    assert_eq!(
+        n.p.nat64().unwrap().held_frags.len(),
+        1,
+        "the last fragment went at 13 s"
+    );
+    let d = n.p.stats().dir(Direction::V6ToV4);
+    assert_eq!(d.dropped[DropReason::Nat64FragmentExpired as usize], 1);
+    assert_eq!(d.received, d.translated + d.dropped_total());
+    // The first fragment releases only what is left.
+    let r = n.run(&f0);
+    assert_eq!(r.kind, OutcomeKind::Translated { packets: 2 });
+    assert_eq!(
+        u16::from_be_bytes([r.out[1].0[6], r.out[1].0[7]]),
+        0x2000 | (56 / 8)
+    );
+    // ICMP fragments are not held: their first fragment is never translated.
+    let icmp = frag6(C6, s6(S4), 77, 56, false, &[0; 16]);
+    let mut icmp = icmp;
+    let nh = 40; // the Fragment Header's Next Header
+    icmp[nh] = 58;
+    n.run(&icmp).dropped(DropReason::Nat64FragmentUnmatched);
+}
+
+#[test]
+fn held_fragments_whose_first_fragment_goes_to_another_worker_are_dropped() {
+    let snap = snapshot("");
+    let mut w: Vec<Nat> = (0..4)
+        .map(|i| Nat {
+            p: Pipeline::new_worker(Arc::clone(&snap), i, 4),
+        })
+        .collect();
+    let owner = usize::from(super::owner6_hash(super::Proto::Udp, &C6, 5000, 4));
+    let other = (owner + 1) % 4;
+    let [f0, f1, _] = three_frags6(5);
+    w[other].run(&f1).dropped(DropReason::Nat64FragmentHeld);
+    let r = w[other].run(&f0);
+    assert_eq!(
+        r.kind,
+        OutcomeKind::HandedOff {
+            worker: owner as u16
+        }
+    );
+    assert!(r.out.is_empty());
+    let d = w[other].p.stats().dir(Direction::V6ToV4);
+    assert_eq!(
+        d.dropped[DropReason::Nat64FragmentOwnerElsewhere as usize],
+        1
+    );
+    assert!(w[other].p.nat64().unwrap().held_frags.is_empty());
+    // On the owner, the same order works.
+    w[owner].run(&f1).dropped(DropReason::Nat64FragmentHeld);
+    assert_eq!(
+        w[owner].run(&f0).kind,
+        OutcomeKind::Translated { packets: 2 }
+    );
+}
+
+mod fragment_orders {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+
+        /// Whatever order a datagram's fragments arrive in, every fragment goes out exactly once, the first
+        /// fragment's output is followed by the held ones in arrival order, and the IPv4 fragments reassemble
+        /// into the datagram with a right UDP checksum.
+        #[test]
+        fn any_arrival_order_reassembles(
+            pieces in 2usize..6,
+            order in Just((0..6).collect::<Vec<usize>>()).prop_shuffle(),
+        ) {
+            let mut n = Nat::new("");
+            let mut v = Vec::new();
+            PacketBuilder::ipv6(C6, s6(S4), 64)
+                .udp(5000, 53)
+                .write(&mut v, &(0..(pieces * 24 - 8)).map(|i| (i * 7) as u8).collect::<Vec<_>>())
+                .unwrap();
+            let udp = v[40..].to_vec(); // pieces × 24 bytes
+            let frags: Vec<Vec<u8>> = (0..pieces)
+                .map(|k| frag6(C6, s6(S4), 0x77, (k * 24) as u16, k + 1 < pieces, &udp[k * 24..(k + 1) * 24]))
+                .collect();
+            let order: Vec<usize> = order.into_iter().filter(|&k| k < pieces).collect();
+            let mut out: Vec<Vec<u8>> = Vec::new();
+            let mut held: Vec<usize> = Vec::new();
+            for &k in &order {
+                let r = n.run(&frags[k]);
+                if k != 0 && !order[..order.iter().position(|&x| x == k).unwrap()].contains(&0) {
+                    prop_assert_eq!(r.kind, OutcomeKind::Dropped(DropReason::Nat64FragmentHeld));
+                    held.push(k);
+                    continue;
+                }
+                if k == 0 {
+                    // The first fragment, then the held ones in arrival order.
+                    prop_assert_eq!(r.kind, OutcomeKind::Translated { packets: 1 + held.len() as u16 });
+                    let offs: Vec<usize> = r.out.iter()
+                        .map(|(p, _)| usize::from(u16::from_be_bytes([p[6], p[7]]) & 0x1fff) * 8)
+                        .collect();
+                    let want: Vec<usize> = std::iter::once(0).chain(held.iter().map(|&h| h * 24)).collect();
+                    prop_assert_eq!(offs, want);
+                } else {
+                    prop_assert_eq!(r.kind, OutcomeKind::Translated { packets: 1 });
+                }
+                out.extend(r.out.into_iter().map(|(p, _)| p));
+            }
+            prop_assert_eq!(out.len(), pieces);
+            let refs: Vec<&[u8]> = out.iter().map(|p| &p[..]).collect();
+            let (seg, ok) = reassembled4(&refs);
+            prop_assert_eq!(seg.len(), pieces * 24);
+            prop_assert!(ok, "UDP checksum of the reassembled datagram");
+            prop_assert!(n.p.nat64().unwrap().held_frags.is_empty());
+        }
     }
 }
 

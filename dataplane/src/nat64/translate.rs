@@ -3,13 +3,14 @@
 //! through the SIIT helpers, plus the port or ICMP identifier rewrite with incremental checksum updates,
 //! RFC 1624), and hairpin (RFC 6146 §3.8).
 //!
-//! Fragments: see [`super::fragment`].
+//! Fragments: see [`super::fragment`] and [`super::frag_store`].
 
+use super::frag_store::Hold;
 use super::fragment::{self, FragKey};
 use super::pool4::Owner;
 use super::tcp::{self, HeldSyn, HELD_BYTES};
 use super::{owner6, Nat64Config, Nat64State, Proto, Refusal};
-use crate::frame::Frame;
+use crate::frame::{Frame, HEADROOM};
 use crate::stats::DropReason;
 use crate::tables::Tenant;
 use crate::wire::bytes::{read_u16, write_u16};
@@ -51,7 +52,7 @@ pub fn v6_to_v4(
     };
     let fragmented = h.is_fragment();
     if fragmented && !h.first() {
-        return v6_to_v4_rest(frame, t, st, &h, now);
+        return v6_to_v4_rest(frame, t, c, st, &h, now, true);
     }
     let off = h.upper_offset;
     let l4_len = h.upper_len();
@@ -114,7 +115,8 @@ pub fn v6_to_v4(
     match owner6(c, ports.proto, &h.src, ports.src, st.workers) {
         Owner::Worker(w) if w != st.worker => {
             if let Some(k) = frag_key {
-                st.frags.record(k, w, None, now);
+                st.frags.record(k, w, None, now + c.frag_hold.timeout);
+                st.held_frags.first_seen(&k);
             }
             return Verdict::HandOff(w);
         }
@@ -181,7 +183,9 @@ pub fn v6_to_v4(
     if let Some(k) = frag_key {
         let mut local = [0u8; 16];
         local[..4].copy_from_slice(&src4);
-        st.frags.record(k, st.worker, Some(local), now);
+        st.frags
+            .record(k, st.worker, Some(local), now + c.frag_hold.timeout);
+        st.held_frags.first_seen(&k);
     }
 
     // Rewrite: the IPv4 header ends where the IPv6 headers ended.
@@ -278,7 +282,7 @@ pub fn v4_to_v6(
     };
     let fragmented = h.is_fragment();
     if h.frag_offset != 0 {
-        return v4_to_v6_rest(frame, t, st, &h, now);
+        return v4_to_v6_rest(frame, t, st, &h, now, true);
     }
     let off = h.header_len;
     let l4_len = h.total_len - h.header_len;
@@ -326,7 +330,8 @@ pub fn v4_to_v6(
     match c.pool4.owner_of(st.workers, ports.proto, h.dst, ports.dst) {
         Owner::Worker(w) if w != st.worker => {
             if let Some(k) = frag_key {
-                st.frags.record(k, w, None, now);
+                st.frags.record(k, w, None, now + c.frag_hold.timeout);
+                st.held_frags.first_seen(&k);
             }
             return Verdict::HandOff(w);
         }
@@ -382,7 +387,9 @@ pub fn v4_to_v6(
         Err(Refusal::Drop(r) | Refusal::Exhausted(r)) => return Verdict::Drop(r),
     };
     if let Some(k) = frag_key {
-        st.frags.record(k, st.worker, Some(dst6), now);
+        st.frags
+            .record(k, st.worker, Some(dst6), now + c.frag_hold.timeout);
+        st.held_frags.first_seen(&k);
     }
 
     if !frame.move_start(off as isize - hdr6 as isize) {
@@ -444,15 +451,86 @@ pub fn v4_to_v6(
 }
 
 /// What a non-first fragment's datagram was translated with: on the owner, the local address; elsewhere, a
-/// hand-off.
-fn frag_lookup(st: &Nat64State, key: &FragKey, now: u64) -> Result<[u8; 16], Verdict> {
+/// hand-off. A fragment whose first fragment has not been seen is held (RFC 6146 §3.4) if `may_hold`.
+fn frag_lookup(
+    frame: &Frame,
+    t: &Tenant,
+    st: &mut Nat64State,
+    key: &FragKey,
+    now: u64,
+    may_hold: bool,
+) -> Result<[u8; 16], Verdict> {
     match st.frags.lookup(key, now) {
         Some(i) if i.owner != st.worker => Err(Verdict::HandOff(i.owner)),
         Some(fragment::FragInfo {
             local: Some(local), ..
         }) => Ok(local),
-        _ => Err(Verdict::Drop(DropReason::Nat64FragmentUnmatched)),
+        Some(_) => Err(Verdict::Drop(DropReason::Nat64FragmentUnmatched)),
+        None if may_hold => Err(hold_fragment(frame, t, st, key, now)),
+        None => Err(Verdict::Drop(DropReason::Nat64FragmentUnmatched)),
     }
+}
+
+/// RFC 6146 §3.4: a non-first fragment before its first fragment waits in the worker's store. Only TCP and
+/// UDP: the first fragment of anything else is never translated in stateful mode (fragmented ICMP cannot
+/// be, other protocols are not), so holding its later fragments would only fill the store.
+fn hold_fragment(
+    frame: &Frame,
+    t: &Tenant,
+    st: &mut Nat64State,
+    key: &FragKey,
+    now: u64,
+) -> Verdict {
+    let proto = key[1];
+    if proto != ip_proto::TCP && proto != ip_proto::UDP {
+        return Verdict::Drop(DropReason::Nat64FragmentUnmatched);
+    }
+    Verdict::Drop(
+        match st.held_frags.hold(*key, t.index, frame.packet(), now) {
+            Hold::Held => DropReason::Nat64FragmentHeld,
+            Hold::Full => DropReason::Nat64FragmentStoreFull,
+            Hold::Off => DropReason::Nat64FragmentUnmatched,
+        },
+    )
+}
+
+/// Takes the fragments held for datagram `key` (whose first fragment was just translated or handed off) out
+/// of the store, oldest first, translates each (into the store's release buffer) and hands it with its
+/// verdict to `each`. A fragment whose first fragment went to another worker gets
+/// `Drop(Nat64FragmentOwnerElsewhere)`: held fragments are not handed over.
+pub fn release_held(
+    t: &Tenant,
+    c: &Nat64Config,
+    st: &mut Nat64State,
+    key: &FragKey,
+    now: u64,
+    each: &mut dyn FnMut(&mut Frame, Verdict),
+) {
+    // The buffer leaves the state while a fragment in it is translated (which borrows the state).
+    let mut buf = std::mem::take(&mut st.release_buf);
+    while let Some(len) = buf
+        .get_mut(HEADROOM..)
+        .and_then(|out| st.held_frags.pop(key, out))
+    {
+        let mut frame = Frame::new(&mut buf, HEADROOM, HEADROOM + len);
+        let v = if key[0] == 6 {
+            match f64_::parse(&mut frame) {
+                Ok(h) => v6_to_v4_rest(&mut frame, t, c, st, &h, now, false),
+                Err(r) => Verdict::Drop(r),
+            }
+        } else {
+            match f46::parse(&mut frame) {
+                Ok(h) => v4_to_v6_rest(&mut frame, t, st, &h, now, false),
+                Err(r) => Verdict::Drop(r),
+            }
+        };
+        let v = match v {
+            Verdict::HandOff(_) => Verdict::Drop(DropReason::Nat64FragmentOwnerElsewhere),
+            v => v,
+        };
+        each(&mut frame, v);
+    }
+    st.release_buf = buf;
 }
 
 /// A non-first IPv6 fragment: addresses as its first fragment's (source: the binding's T), no transport
@@ -460,19 +538,16 @@ fn frag_lookup(st: &Nat64State, key: &FragKey, now: u64) -> Result<[u8; 16], Ver
 fn v6_to_v4_rest(
     frame: &mut Frame,
     t: &Tenant,
+    c: &Nat64Config,
     st: &mut Nat64State,
     h: &f64_::V6Header,
     now: u64,
+    may_hold: bool,
 ) -> Verdict {
     let Some(f) = h.frag else {
         return Verdict::Drop(DropReason::Nat64FragmentUnmatched);
     };
-    let key = fragment::key6(t.index, h.protocol, f.ident, &h.src, &h.dst);
-    let local = match frag_lookup(st, &key, now) {
-        Ok(l) => l,
-        Err(v) => return v,
-    };
-    let src4: [u8; 4] = local[..4].try_into().expect("4 bytes");
+    // Checked before the lookup, so that what cannot be translated is not held.
     let dst4 = match f64_::map_addr(t, &h.dst, DropReason::DstUntranslatable) {
         Ok(a) => a,
         Err(r) => return Verdict::Drop(r),
@@ -480,6 +555,15 @@ fn v6_to_v4_rest(
     if h.hop_limit <= 1 {
         return Verdict::Drop(DropReason::TtlExpired);
     }
+    if c.pool4.contains(dst4) {
+        return Verdict::Drop(DropReason::Nat64Fragment); // hairpinned fragments, as their first one
+    }
+    let key = fragment::key6(t.index, h.protocol, f.ident, &h.src, &h.dst);
+    let local = match frag_lookup(frame, t, st, &key, now, may_hold) {
+        Ok(l) => l,
+        Err(v) => return v,
+    };
+    let src4: [u8; 4] = local[..4].try_into().expect("4 bytes");
     let len4 = 20 + h.upper_len();
     let mtu4 = usize::from(t.opts.ipv4_mtu);
     if !frame.move_start(h.upper_offset as isize - 20) {
@@ -510,12 +594,9 @@ fn v4_to_v6_rest(
     st: &mut Nat64State,
     h: &f46::V4Header,
     now: u64,
+    may_hold: bool,
 ) -> Verdict {
-    let key = fragment::key4(t.index, h.protocol, h.ident, h.src, h.dst);
-    let dst6 = match frag_lookup(st, &key, now) {
-        Ok(l) => l,
-        Err(v) => return v,
-    };
+    // Checked before the lookup, so that what cannot be translated is not held.
     let src6 = match f46::map_addr(t, h.src, DropReason::SrcUntranslatable) {
         Ok(a) => a,
         Err(r) => return Verdict::Drop(r),
@@ -523,6 +604,11 @@ fn v4_to_v6_rest(
     if h.ttl <= 1 {
         return Verdict::Drop(DropReason::TtlExpired);
     }
+    let key = fragment::key4(t.index, h.protocol, h.ident, h.src, h.dst);
+    let dst6 = match frag_lookup(frame, t, st, &key, now, may_hold) {
+        Ok(l) => l,
+        Err(v) => return v,
+    };
     let l4_len = h.total_len - h.header_len;
     let len6 = 48 + l4_len;
     let mtu6 = usize::from(t.opts.ipv6_mtu);

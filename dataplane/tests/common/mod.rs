@@ -1,4 +1,4 @@
-//! Shared by the end-to-end tests (`e2e_siit.rs`, `e2e_nat64.rs`): three network namespaces joined by veth
+//! Shared by the end-to-end tests (`e2e_siit.rs`, `e2e_nat64.rs`, `e2e_push.rs`): three network namespaces joined by veth
 //! pairs, the appliance process, and helpers to run commands in them. See `e2e_siit.rs` for the topology.
 
 #![allow(
@@ -13,7 +13,40 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-pub const BIN: &str = env!("CARGO_BIN_EXE_xlat64-dataplane");
+/// The dataplane binary. The dataplane's own tests get it from cargo; another package's tests (the control
+/// process's `e2e_live.rs`) build it into the same target directory and profile first (a no-op when up to date).
+pub fn bin() -> String {
+    if let Some(b) = option_env!("CARGO_BIN_EXE_xlat64-dataplane") {
+        return b.to_owned();
+    }
+    static BUILT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            // This test runs as <target>/<profile>/deps/<test>-<hash>.
+            let exe = std::env::current_exe().expect("the test's path");
+            let profile_dir = exe
+                .parent()
+                .and_then(|d| d.parent())
+                .expect("target/<profile>");
+            let mut cmd = Command::new(env!("CARGO"));
+            cmd.args([
+                "build",
+                "-p",
+                "xlat64-dataplane",
+                "--bin",
+                "xlat64-dataplane",
+            ])
+            .arg("--target-dir")
+            .arg(profile_dir.parent().expect("target"));
+            if profile_dir.ends_with("release") {
+                cmd.arg("--release");
+            }
+            let st = cmd.status().expect("run cargo build");
+            assert!(st.success(), "cargo build -p xlat64-dataplane: {st}");
+            profile_dir.join("xlat64-dataplane").display().to_string()
+        })
+        .clone()
+}
 
 pub const CLIENT6: &str = "2001:db8:6::10";
 pub const BOX6: &str = "2001:db8:6::1";
@@ -193,9 +226,15 @@ impl Topo {
 impl Topo {
     /// Runs the appliance with config `cfg` in its namespace and waits for its "ready" line.
     pub fn launch(&mut self, cfg: &std::path::Path) {
+        self.launch_with(cfg, &[]);
+    }
+
+    /// The same with more command-line arguments (e.g. `--control-socket PATH`).
+    pub fn launch_with(&mut self, cfg: &std::path::Path, args: &[&str]) {
         let mut child = Command::new("ip")
-            .args(["netns", "exec", &self.appliance, BIN, "--config"])
+            .args(["netns", "exec", &self.appliance, &bin(), "--config"])
             .arg(cfg)
+            .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -377,4 +416,102 @@ pub fn counter(out: &str, dir: &str, key: &str) -> u64 {
             None
         })
         .sum()
+}
+
+/// Sends a file to the first TCP client, 4 KiB every 10 ms (so it lasts at least `size / 400 KiB` seconds,
+/// however fast the path), then closes. Arguments: bind address, port, file.
+const PACED_SENDER: &str = r#"
+import socket, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((sys.argv[1], int(sys.argv[2])))
+s.listen(1)
+c, _ = s.accept()
+with open(sys.argv[3], "rb") as f:
+    while True:
+        b = f.read(4096)
+        if not b:
+            break
+        c.sendall(b)
+        time.sleep(0.01)
+c.close()
+"#;
+
+/// Connects over IPv6 and writes everything received to a file. Arguments: address, port, file.
+const RECEIVER: &str = r#"
+import socket, sys
+c = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=30)
+with open(sys.argv[3], "wb") as f:
+    while True:
+        b = c.recv(65536)
+        if not b:
+            break
+        f.write(b)
+"#;
+
+/// A long TCP transfer through the translator: `size` random bytes sent at most 400 KiB/s by `server_ns`
+/// (listening on `bind`:`port`) to a client in `client_ns` connecting to `dst`:`port`.
+pub struct PacedTransfer {
+    pub sent: PathBuf,
+    pub got: PathBuf,
+    pub client: Child,
+}
+
+impl PacedTransfer {
+    #[allow(clippy::too_many_arguments)]
+    pub fn start(
+        t: &mut Topo,
+        server_ns: &str,
+        bind: &str,
+        client_ns: &str,
+        dst: &str,
+        port: u16,
+        size: usize,
+    ) -> PacedTransfer {
+        let sent = t.dir.join("paced-sent.bin");
+        let got = t.dir.join("paced-got.bin");
+        ok(&format!("head -c {size} /dev/urandom > {}", sent.display()));
+        let sender = t.dir.join("paced_sender.py");
+        std::fs::write(&sender, PACED_SENDER).unwrap();
+        let receiver = t.dir.join("receiver.py");
+        std::fs::write(&receiver, RECEIVER).unwrap();
+        t.spawn(
+            server_ns,
+            &format!(
+                "python3 {} {bind} {port} {}",
+                sender.display(),
+                sent.display()
+            ),
+        );
+        t.wait_listen(server_ns, "t", port);
+        let client = Command::new("ip")
+            .args(["netns", "exec", client_ns, "python3"])
+            .arg(&receiver)
+            .args([dst, &port.to_string()])
+            .arg(&got)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        PacedTransfer { sent, got, client }
+    }
+
+    /// Waits for the end; panics unless the client got every byte intact.
+    #[track_caller]
+    pub fn finish(self, t: &Topo) {
+        let o = self.client.wait_with_output().unwrap();
+        assert!(
+            o.status.success(),
+            "transfer client: {}\n{}",
+            String::from_utf8_lossy(&o.stderr),
+            t.diag()
+        );
+        let sum = |p: &std::path::Path| ok(&format!("md5sum < {}", p.display()));
+        let size = |p: &std::path::Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+        assert_eq!(
+            (size(&self.got), sum(&self.got)),
+            (size(&self.sent), sum(&self.sent)),
+            "the transfer arrived intact"
+        );
+    }
 }

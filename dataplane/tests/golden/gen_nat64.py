@@ -667,13 +667,14 @@ c.add(12, ipv4(R4, T, PROTO_ICMP, icmp4(11, 0, u32(0), QS4[:28]), ttl=60),
 
 c = case("nat64_fragments", "Fragments: the first one finds the session, later ones follow it",
          "RFC 6146 §3.4, §3.5; RFC 7915 §4.1, §5.1.1",
-         tenant(PORTS),
+         tenant(PORTS), end_time=8,
          notes=["§3.4: only the first fragment carries the ports; the NAT64 translates later fragments with what "
-                "the first one found. RFC 6146 lets the NAT64 queue fragments that arrive before their first "
-                "one; xlat64 does not: they are dropped (`nat64_fragment_unmatched`, docs/config.md), "
-                "and the datagram's later fragments translate once its first fragment has been seen.",
+                "the first one found. A fragment that arrives before its first fragment is held "
+                "(`nat64_fragment_held`) and translated right after its first fragment (docs/nat64.md); "
+                "`nat64_fragments_out_of_order` covers the store in detail.",
                 "A first fragment is remembered for 2 s (RFC 6146 §4: FRAGMENT_MIN is 2 s); a later fragment "
-                "after that is dropped like one that came before its first fragment.",
+                "after that is held like one that came before its first fragment (and dropped 2 s later, "
+                "silently, when no first fragment comes).",
                 "IPv6 -> IPv4 (RFC 7915 §5.1.1): IPv4 Identification = low 16 bits of the IPv6 one, MF = M, "
                 "offset copied, DF clear. IPv4 -> IPv6 (§4.1): a Fragment Header with the IPv4 ID. The transport "
                 "checksum (in the first fragment) covers the whole datagram: updated for the new addresses and "
@@ -699,11 +700,12 @@ c.add(1.1, ipv4(Y1, T, PROTO_UDP, seg4[32:], ident=0xBEEF, frag_offset=32),
 seg6 = udp(5000, 53, FD, pseudo6(X, m46(Y1), PROTO_UDP, 64))
 seg4 = udp(2000, 53, FD, pseudo4(T, Y1, PROTO_UDP, 64))
 c.add(2, ipv6(X, m46(Y1), NH_FRAGMENT, frag_hdr(PROTO_UDP, 32, False, 0x777) + seg6[32:]), [], "dropped",
-      "nat64_fragment_unmatched", "a last IPv6 fragment (ID 0x777) before its first",
-      "§3.4: no first fragment seen: discarded (not queued)")
+      "nat64_fragment_held", "a last IPv6 fragment (ID 0x777) before its first",
+      "§3.4: no first fragment seen: held (fragments arriving out of order)")
 c.add(2.1, ipv6(X, m46(Y1), NH_FRAGMENT, frag_hdr(PROTO_UDP, 0, True, 0x777) + seg6[:32]),
-      [ipv4(T, Y1, PROTO_UDP, seg4[:32], ttl=63, ident=0x777, mf=True)], "translated", None,
-      "then its first fragment", "translated (existing binding T#2000)")
+      [ipv4(T, Y1, PROTO_UDP, seg4[:32], ttl=63, ident=0x777, mf=True),
+       ipv4(T, Y1, PROTO_UDP, seg4[32:], ttl=63, ident=0x777, frag_offset=32)], "translated", None,
+      "then its first fragment", "translated (existing binding T#2000), then the held last fragment")
 c.add(2.2, ipv6(X, m46(Y1), NH_FRAGMENT, frag_hdr(PROTO_UDP, 32, False, 0x777) + seg6[32:]),
       [ipv4(T, Y1, PROTO_UDP, seg4[32:], ttl=63, ident=0x777, frag_offset=32)], "translated", None,
       "the last fragment sent again", "§3.4: its first fragment has been seen: translated")
@@ -713,11 +715,72 @@ c.add(3, ipv6(X, m46(Y1), NH_FRAGMENT, frag_hdr(PROTO_UDP, 0, True, 0x888) + seg
       [ipv4(T, Y1, PROTO_UDP, seg4[:32], ttl=63, ident=0x888, mf=True)], "translated", None,
       "first fragment of datagram 0x888 at 3 s", "translated")
 c.add(5.5, ipv6(X, m46(Y1), NH_FRAGMENT, frag_hdr(PROTO_UDP, 32, False, 0x888) + seg6[32:]), [], "dropped",
-      "nat64_fragment_unmatched", "its last fragment 2.5 s later",
-      "§4 (FRAGMENT_MIN 2 s): xlat64 remembers a first fragment 2 s; later: discarded")
+      "nat64_fragment_held", "its last fragment 2.5 s later",
+      "§4 (FRAGMENT_MIN 2 s): xlat64 remembers a first fragment 2 s; later: held as if it came first "
+      "(dropped at 7.5 s: no first fragment comes)")
 c.add(6, ipv4(Y1, T, PROTO_UDP, udp(53, 2000, FD, checksum=0)[:32], ident=0xCAFE, mf=True), [], "dropped",
       "udp_checksum_zero", "first IPv4 fragment of a UDP datagram without checksum (0)",
       "§3.4: the checksum of a fragmented datagram cannot be computed from one fragment: discarded")
+
+c = case("nat64_fragments_out_of_order", "Fragments that arrive before their first fragment are held",
+         "RFC 6146 §3.4, §4; RFC 7915 §4.1, §5.1.1",
+         tenant(PORTS, nat64="[tenants.nat64]\nfragments_held_max = 3\n"), end_time=8,
+         notes=["§3.4: \"the NAT64 MUST handle fragments arriving out of order\", limiting the resources devoted "
+                "to them and allowing them to arrive over at least FRAGMENT_MIN (2 s, §4). xlat64 holds a "
+                "non-first fragment whose first fragment it has not seen (`nat64_fragment_held`); when the first "
+                "fragment is translated, the held fragments of the same datagram (source, destination, protocol, "
+                "identification) are translated and emitted right after it, in arrival order.",
+                "Limits: `fragments_held_max = 3` here (default 256) and `fragments_held_bytes` (default 256 KiB) "
+                "per tenant and worker; beyond them a fragment is dropped (`nat64_fragment_store_full`). A held "
+                "fragment is dropped after `timeouts.fragment` (2 s) without an ICMP error (none is sent when "
+                "the first fragment never arrived, RFC 792 / RFC 8200 §4.5).",
+                "Each translated fragment as in `nat64_fragments`: RFC 7915 §5.1.1 (IPv4 ID = low 16 bits, MF = "
+                "M, offset copied) and §4.1 (Fragment Header with the IPv4 ID); the transport checksum, in the "
+                "first fragment, updated for the new addresses and port."])
+FD = payload(96, 11)  # UDP segment of 104 bytes: fragments of 40, 32 and 32 bytes
+seg6 = udp(5000, 53, FD, pseudo6(X, m46(Y1), PROTO_UDP, 104))
+seg4 = udp(2000, 53, FD, pseudo4(T, Y1, PROTO_UDP, 104))
+
+
+def f6(off, end, more, ident, s6=None):
+    s6 = seg6 if s6 is None else s6
+    return ipv6(X, m46(Y1), NH_FRAGMENT, frag_hdr(PROTO_UDP, off, more, ident) + s6[off:end])
+
+
+def f6to4(off, end, more, ident):
+    return ipv4(T, Y1, PROTO_UDP, seg4[off:end], ttl=63, ident=ident & 0xFFFF, mf=more, frag_offset=off)
+
+
+c.add(0, f6(40, 72, True, 0x11001), [], "dropped", "nat64_fragment_held",
+      "UDP X#5000 -> Y1#53 (ID 0x11001): the middle fragment (offset 40) first", "§3.4: no first fragment: held")
+c.add(0.1, f6(72, 104, False, 0x11001), [], "dropped", "nat64_fragment_held",
+      "then its last fragment (offset 72)", "§3.4: held")
+c.add(0.2, f6(0, 40, True, 0x11001),
+      [f6to4(0, 40, True, 0x11001), f6to4(40, 72, True, 0x11001), f6to4(72, 104, False, 0x11001)], "translated",
+      None, "then its first fragment",
+      "§3.5.1.1: binding T#2000; the first fragment, then the held ones in arrival order: offsets 0, 40, 72")
+seg4r = udp(53, 2000, FD, pseudo4(Y1, T, PROTO_UDP, 104))
+seg6r = udp(53, 5000, FD, pseudo6(m46(Y1), X, PROTO_UDP, 104))
+c.add(1, ipv4(Y1, T, PROTO_UDP, seg4r[40:], ident=0x2002, frag_offset=40), [], "dropped", "nat64_fragment_held",
+      "UDP Y1#53 -> T#2000 (ID 0x2002): the last IPv4 fragment (offset 40) first", "§3.4: held")
+c.add(1.1, ipv4(Y1, T, PROTO_UDP, seg4r[:40], ident=0x2002, mf=True),
+      [ipv6(m46(Y1), X, NH_FRAGMENT, frag_hdr(PROTO_UDP, 0, True, 0x2002) + seg6r[:40], hlim=63),
+       ipv6(m46(Y1), X, NH_FRAGMENT, frag_hdr(PROTO_UDP, 40, False, 0x2002) + seg6r[40:], hlim=63)], "translated",
+      None, "then its first fragment", "§3.5.1.2: to X#5000; RFC 7915 §4.1: Fragment Headers; the held one after")
+for k, (t, ident) in enumerate([(2, 0x3001), (2.1, 0x3002), (2.2, 0x3003)]):
+    c.add(t, f6(72, 104, False, ident), [], "dropped", "nat64_fragment_held",
+          f"last fragment of datagram {ident:#x}", f"§3.4: held ({k + 1} of fragments_held_max = 3)")
+c.add(2.3, f6(72, 104, False, 0x3004), [], "dropped", "nat64_fragment_store_full",
+      "last fragment of datagram 0x3004", "§3.4: resources limited: the store holds 3 already: dropped")
+c.add(2.4, f6(0, 72, True, 0x3001), [f6to4(0, 72, True, 0x3001), f6to4(72, 104, False, 0x3001)], "translated",
+      None, "first fragment of 0x3001 (72 bytes)", "translated, then its held last fragment: room for one more")
+c.add(2.5, f6(72, 104, False, 0x3004), [], "dropped", "nat64_fragment_held",
+      "the last fragment of 0x3004 again", "§3.4: held (3 of 3)")
+c.add(5, f6(0, 72, True, 0x3002), [f6to4(0, 72, True, 0x3002)], "translated", None,
+      "first fragment of 0x3002 at 5 s",
+      "§4: its last fragment, held at 2.1 s, was dropped at 4.1 s (2 s): only the first fragment goes out")
+c.add(5.1, f6(72, 104, False, 0x3002), [f6to4(72, 104, False, 0x3002)], "translated", None,
+      "its last fragment sent again", "§3.4: its first fragment has been seen (2 s ago at most): translated")
 
 
 # ------------------------------------------------------------------------------------------------------------

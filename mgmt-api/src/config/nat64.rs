@@ -46,6 +46,21 @@ pub const TCP_TRANSITORY_TIMEOUT_MIN: u32 = 240;
 pub const TCP_INCOMING_SYN_TIMEOUT_MIN: u32 = 6;
 /// Most appliances in one cluster slice.
 pub const APPLIANCE_SLICE_MAX: u16 = 64;
+/// RFC 6146 §4: FRAGMENT_MIN, the least time fragments must be allowed to arrive over (2 s); also the
+/// default of `timeouts.fragment` (Jool's `fragment-arrival-timeout` has the same floor).
+pub const FRAGMENT_TIMEOUT_DEFAULT: u32 = 2;
+/// RFC 8200 §4.5: a destination gives up reassembly 60 s after the first fragment arrived; holding a
+/// fragment longer than that is pointless.
+pub const FRAGMENT_TIMEOUT_MAX: u32 = 60;
+/// Default `fragments_held_max` per tenant and worker: the size of the held-SYN store, enough for a burst of
+/// reordered datagrams (a fragment is normally held for microseconds, until its first fragment arrives).
+pub const FRAGMENTS_HELD_MAX_DEFAULT: u32 = 256;
+/// Default `fragments_held_bytes` per tenant and worker: 256 KiB, about 170 full-size (1500-byte)
+/// fragments, so with large fragments the byte limit binds before the count.
+pub const FRAGMENTS_HELD_BYTES_DEFAULT: u32 = 256 << 10;
+/// Upper bounds of the two (memory is preallocated per tenant and worker).
+pub const FRAGMENTS_HELD_MAX_LIMIT: u32 = 65536;
+pub const FRAGMENTS_HELD_BYTES_LIMIT: u32 = 64 << 20;
 
 /// `mode`: how a tenant translates.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -293,6 +308,9 @@ pub struct Nat64Timeouts {
     pub icmp: u32,
     /// How long an unsolicited IPv4 SYN is held for a simultaneous open (RFC 6146 §3.5.2.2), >= 6.
     pub tcp_incoming_syn: u32,
+    /// How long fragments may arrive over (RFC 6146 §3.4): a first fragment is remembered, and a later
+    /// fragment that came before it is held, this long. 1..=60, default 2 (FRAGMENT_MIN).
+    pub fragment: u32,
 }
 
 impl Default for Nat64Timeouts {
@@ -303,6 +321,7 @@ impl Default for Nat64Timeouts {
             tcp_transitory: 240,
             icmp: 60,
             tcp_incoming_syn: 6,
+            fragment: FRAGMENT_TIMEOUT_DEFAULT,
         }
     }
 }
@@ -323,7 +342,7 @@ impl Default for ApplianceSlice {
 }
 
 /// `[tenants.nat64]`: stateful NAT64 options; every field optional.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Nat64Options {
     pub filtering: Filtering,
@@ -338,6 +357,26 @@ pub struct Nat64Options {
     /// RFC 7422 deterministic port blocks instead of per-flow allocation.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub port_blocks: Option<PortBlocks>,
+    /// RFC 6146 §3.4: non-first fragments that arrive before their first fragment are held, at most this
+    /// many per worker (0: not held, dropped).
+    pub fragments_held_max: u32,
+    /// ... and at most this many bytes (of IP packets as received) per worker.
+    pub fragments_held_bytes: u32,
+}
+
+impl Default for Nat64Options {
+    fn default() -> Self {
+        Nat64Options {
+            filtering: Filtering::default(),
+            timeouts: Nat64Timeouts::default(),
+            max_sessions: None,
+            appliance_slice: ApplianceSlice::default(),
+            log_sessions: false,
+            port_blocks: None,
+            fragments_held_max: FRAGMENTS_HELD_MAX_DEFAULT,
+            fragments_held_bytes: FRAGMENTS_HELD_BYTES_DEFAULT,
+        }
+    }
 }
 
 /// Most subscribers `port_blocks` may number (2^24).
@@ -501,6 +540,33 @@ pub(super) fn validate_tenant(
         TCP_INCOMING_SYN_TIMEOUT_MIN,
         "RFC 6146 §3.5.2.2: 6 seconds",
     );
+    if !(1..=FRAGMENT_TIMEOUT_MAX).contains(&to.fragment) {
+        err(
+            format!("{tp}/fragment"),
+            format!(
+                "{} is outside 1..={FRAGMENT_TIMEOUT_MAX} (RFC 8200 §4.5: reassembly gives up after 60 s)",
+                to.fragment
+            ),
+        );
+    }
+    if o.fragments_held_max > FRAGMENTS_HELD_MAX_LIMIT {
+        err(
+            format!("{p}/nat64/fragments_held_max"),
+            format!(
+                "{} is above {FRAGMENTS_HELD_MAX_LIMIT} (preallocated per worker)",
+                o.fragments_held_max
+            ),
+        );
+    }
+    if o.fragments_held_bytes > FRAGMENTS_HELD_BYTES_LIMIT {
+        err(
+            format!("{p}/nat64/fragments_held_bytes"),
+            format!(
+                "{} is above {FRAGMENTS_HELD_BYTES_LIMIT} (64 MiB, preallocated per worker)",
+                o.fragments_held_bytes
+            ),
+        );
+    }
     if o.max_sessions == Some(0) {
         err(
             format!("{p}/nat64/max_sessions"),
@@ -710,6 +776,45 @@ tcp_incoming_syn = 10
         assert_eq!(o.appliance_slice, ApplianceSlice { index: 1, count: 3 });
         assert_eq!(o.timeouts.tcp_incoming_syn, 10);
         assert_eq!(Config::from_toml_str(&cfg.to_toml_string()).unwrap(), cfg);
+    }
+
+    #[test]
+    fn fragment_hold_knobs() {
+        let o = Config::from_toml_str(BASE).unwrap().tenants[0].nat64;
+        assert_eq!(
+            (
+                o.timeouts.fragment,
+                o.fragments_held_max,
+                o.fragments_held_bytes
+            ),
+            (2, 256, 262144)
+        );
+        let cfg = Config::from_toml_str(&format!(
+            "{BASE}[tenants.nat64]\nfragments_held_max = 0\nfragments_held_bytes = 4096\ntimeouts = {{ fragment = 5 }}\n"
+        ))
+        .unwrap();
+        let o = cfg.tenants[0].nat64;
+        assert_eq!(
+            (
+                o.timeouts.fragment,
+                o.fragments_held_max,
+                o.fragments_held_bytes
+            ),
+            (5, 0, 4096)
+        );
+        assert_eq!(Config::from_toml_str(&cfg.to_toml_string()).unwrap(), cfg);
+        let e = errs("[tenants.nat64]\nfragments_held_max = 65537\nfragments_held_bytes = 67108865\ntimeouts = { fragment = 0 }\n");
+        assert_eq!(e.len(), 3, "{e:?}");
+        assert!(
+            e[0].contains("timeouts.fragment: 0 is outside 1..=60"),
+            "{e:?}"
+        );
+        assert!(
+            e[1].contains("fragments_held_max: 65537 is above 65536"),
+            "{e:?}"
+        );
+        assert!(e[2].contains("fragments_held_bytes"), "{e:?}");
+        assert!(errs("[tenants.nat64]\ntimeouts = { fragment = 61 }\n")[0].contains("outside"));
     }
 
     #[test]

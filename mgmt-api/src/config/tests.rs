@@ -864,7 +864,7 @@ fn dataplane_defaults_and_round_trip() {
     assert_eq!(dp.batch_size, 64);
     assert_eq!(dp.poll_mode, PollMode::Interrupt);
     assert_eq!(dp.poll_timeout_ms, 100);
-    assert_eq!(dp.ring_size, 2048);
+    assert_eq!(dp.ring_size, 8192);
     assert_eq!(dp.handoff_ring_size, 256);
     assert!(dp.cores.is_empty());
     assert_eq!(dp.interfaces[1].role, InterfaceRole::Ipv4);
@@ -930,6 +930,11 @@ fn dataplane_errors_name_the_field() {
         &format!("{one_arm}poll_timeout_ms = 0\n"),
         "/dataplane/poll_timeout_ms",
         "outside",
+    );
+    assert_one(
+        &format!("{one_arm}control_socket = \"run/dp.sock\"\n"),
+        "/dataplane/control_socket",
+        "absolute path",
     );
     assert_one(
         &format!("{one_arm}ring_size = 3000\n"),

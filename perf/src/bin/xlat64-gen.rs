@@ -78,7 +78,7 @@ enum Cmd {
         #[arg(long)]
         busy: bool,
         /// Entries of each AF_XDP ring (as the dataplane's `ring_size`).
-        #[arg(long, default_value_t = 2048)]
+        #[arg(long, default_value_t = 8192)]
         ring: u32,
         /// Pin to this CPU.
         #[arg(long)]
