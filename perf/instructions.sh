@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Instructions per packet through Pipeline::process, counted by callgrind (repeatable on a shared, noisy
+# Instructions per packet through the translator, counted by callgrind (repeatable on a shared, noisy
 # machine, unlike wall-clock time).
 #
 # For each case, runs `xlat_loop CASE N` and `xlat_loop CASE 2N` under `valgrind --tool=callgrind` and reports
-# (I(2N) - I(N)) / N: start-up (config parsing, table compilation, allocation) cancels out. The same for
-# `--copy-only` (the frame copy and the loop without the translation); "translate" is the difference.
+# (I(2N) - I(N)) / N: start-up (config parsing, table compilation, allocation) cancels out. Three loops:
+# the batch path a worker runs (`Pipeline::process_batch`, xlat_loop's default), `--per-packet`
+# (`Pipeline::process` frame by frame, for comparison) and `--copy-only` (the frame copy and set-up without
+# the translation). The "batch" and "per_packet" columns are each loop minus the copy-only one.
 #
 # Usage: perf/instructions.sh [CASE...]        (default: every case; `xlat_loop --list` names them)
 # Environment: N (packets, multiple of 64; default 12800), KEEP=DIR keeps the callgrind.out files of the 2N
@@ -46,11 +48,13 @@ if (( ${#cases[@]} == 0 )); then
     mapfile -t cases < <("$bin" --list)
 fi
 
-printf '%-16s %12s %12s %12s\n' case total copy translate
+printf '%-16s %10s %10s %10s %10s %10s\n' case total copy batch per_packet saved
 for c in "${cases[@]}"; do
     t=$(per_packet "$(count "$c" "$N")" "$(count "$c" "$((2 * N))")")
+    p=$(per_packet "$(count "$c" "$N" --per-packet)" "$(count "$c" "$((2 * N))" --per-packet)")
     b=$(per_packet "$(count "$c" "$N" --copy-only)" "$(count "$c" "$((2 * N))" --copy-only)")
-    x=$(awk -v t="$t" -v b="$b" 'BEGIN { printf "%.1f", t - b }')
-    printf '%-16s %12s %12s %12s\n' "$c" "$t" "$b" "$x"
+    awk -v c="$c" -v t="$t" -v p="$p" -v b="$b" \
+        'BEGIN { printf "%-16s %10.1f %10.1f %10.1f %10.1f %10.1f\n", c, t, b, t - b, p - b, p - t }'
 done
-echo "instructions per packet; N=$N; total = copy + translate (Pipeline::process and the emit callback)"
+echo "instructions per packet; N=$N; total = copy + batch (Pipeline::process_batch and the emit callback);"
+echo "per_packet: Pipeline::process frame by frame, copy excluded; saved = per_packet - batch"

@@ -22,6 +22,10 @@ pub struct RxMeta {
 }
 
 /// A packet inside a buffer with room in front of it.
+///
+/// Invariant: `start <= end <= buf.len()`. Every constructor and setter keeps it (the fields are private),
+/// which is what lets the accessors slice without bounds checks: the packet path calls them several times
+/// per packet.
 #[derive(Debug)]
 pub struct Frame<'a> {
     buf: &'a mut [u8],
@@ -60,13 +64,41 @@ impl<'a> Frame<'a> {
     /// The network-layer packet.
     #[inline]
     pub fn packet(&self) -> &[u8] {
-        &self.buf[self.start..self.end]
+        debug_assert!(self.start <= self.end && self.end <= self.buf.len());
+        // SAFETY: the type's invariant, `start <= end <= buf.len()`.
+        unsafe { self.buf.get_unchecked(self.start..self.end) }
     }
 
     /// The network-layer packet, writable.
     #[inline]
     pub fn packet_mut(&mut self) -> &mut [u8] {
-        &mut self.buf[self.start..self.end]
+        debug_assert!(self.start <= self.end && self.end <= self.buf.len());
+        // SAFETY: the type's invariant, `start <= end <= buf.len()`.
+        unsafe { self.buf.get_unchecked_mut(self.start..self.end) }
+    }
+
+    /// The packet with the `n` bytes in front of it (where a longer header will start), writable; `None`
+    /// if the headroom is shorter. One check instead of a checked slice of the buffer.
+    #[inline]
+    pub fn with_front_mut(&mut self, n: usize) -> Option<&mut [u8]> {
+        let from = self.start.checked_sub(n)?;
+        // SAFETY: `from <= start <= end <= buf.len()` (the type's invariant).
+        Some(unsafe { self.buf.get_unchecked_mut(from..self.end) })
+    }
+
+    /// Narrows the packet to `from..to`, offsets relative to the packet's current start (`from` may be
+    /// negative, reaching into the headroom). For fast paths that have just checked the new bounds against
+    /// a slice they took from this frame; a release build does not check again.
+    ///
+    /// # Safety
+    /// `start + from >= 0` and `from <= to <= buf.len() - start`: the new bounds lie in the buffer, in order.
+    #[inline]
+    pub unsafe fn set_bounds_unchecked(&mut self, from: isize, to: usize) {
+        let start = self.start.wrapping_add_signed(from);
+        let end = self.start + to;
+        debug_assert!(start <= end && end <= self.buf.len());
+        self.start = start;
+        self.end = end;
     }
 
     #[inline]

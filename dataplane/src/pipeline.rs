@@ -1,5 +1,5 @@
 //! One packet through classify ▶ translate ▶ emit. The same code serves the offline `translate` command, the
-//! tests and (later) the AF_XDP workers, which call it for each frame of a batch.
+//! tests and the AF_XDP workers, which hand it a whole RX batch ([`Pipeline::process_batch`]).
 
 use std::sync::Arc;
 
@@ -10,6 +10,10 @@ use crate::nat64::{self, Nat64Capacity, Nat64State};
 use crate::stats::{Direction, DirectionStats, DropReason, Stats};
 use crate::tables::{HairpinMode, Snapshot, Tenant};
 use crate::xlat::{fragment, v4_to_v6, v6_to_v4, Side, Verdict};
+
+mod batch;
+pub use batch::{rng_value, RNG_STEP};
+use batch::{Batch, Declined};
 
 /// Frames [`Pipeline::process_batch`] looks ahead at a time (a worker's RX batch).
 pub const LOOKAHEAD: usize = 64;
@@ -56,7 +60,8 @@ pub enum OutcomeKind {
 pub struct Pipeline {
     snapshot: Arc<Snapshot>,
     stats: Stats,
-    /// xorshift32 state: IPv4 identifications of packets the translator fragments, RFC 6791 choices.
+    /// Counter of the per-packet random values ([`rng_value`]): IPv4 identifications the translator
+    /// generates, RFC 6791 choices, NAT64 port choices.
     rng: u32,
     /// Fragment assembly buffer, allocated once.
     scratch: Box<[u8]>,
@@ -234,39 +239,84 @@ impl Pipeline {
         &self.stats
     }
 
+    /// The next per-packet random value ([`rng_value`] of the advanced counter). The batch path steps the
+    /// same counter in a register ([`Pipeline::process_batch`]), so both draw the same sequence.
     #[inline]
     fn next_rng(&mut self) -> u32 {
-        let mut x = self.rng;
-        x ^= x << 13;
-        x ^= x >> 17;
-        x ^= x << 5;
-        self.rng = x;
-        x
+        self.rng = self.rng.wrapping_add(RNG_STEP);
+        rng_value(self.rng)
     }
 
-    /// Translates a batch of frames (a worker's RX batch) as [`Pipeline::process`] would one after the other:
-    /// `outcomes[k]` is frame `k`'s outcome and `emit` gets `(k, packet)` for every packet frame `k` produced,
-    /// in frame order. With stateful NAT64 tenants, every [`LOOKAHEAD`] frames are first looked ahead at
-    /// (their BIB and session entries prefetched, nothing changed) once the worker has
+    /// Translates a batch of frames (a worker's RX batch) as [`Pipeline::process`] would one after the other
+    /// (same outcomes, same packets, same counters, same random values): `outcomes[k]` is frame `k`'s
+    /// outcome and `emit` gets `(k, packet)` for every packet frame `k` produced, in frame order.
+    ///
+    /// What can be done per batch is: the random-value counter is read once and written back once, each
+    /// side's tenant classification is remembered for the next frame with the same key (IPv6 destination;
+    /// IPv4 ingress, VLAN and destination), and forwarded packets are counted in a local run per tenant and
+    /// direction, added to [`Stats`] when the run ends. A frame goes through the translator's fast path
+    /// (stateless tenant, plain UDP/TCP/ICMP echo, nothing the fast path declines) inside the loop; every
+    /// other frame takes the whole of [`Pipeline::process`]'s path, with the random value it would have had.
+    ///
+    /// With stateful NAT64 tenants, every [`LOOKAHEAD`] frames are first looked ahead at (their BIB and
+    /// session entries prefetched, nothing changed) once the worker has
     /// [`Nat64State::lookahead_min_sessions`] sessions: with tables larger than the caches, that pays.
     ///
     /// # Panics
     /// If `outcomes` is shorter than `frames`.
-    pub fn process_batch(
+    pub fn process_batch<F>(
         &mut self,
         frames: &mut [Frame<'_>],
         outcomes: &mut [Outcome],
-        emit: &mut dyn FnMut(usize, Output<'_>),
-    ) {
+        emit: &mut F,
+    ) where
+        F: FnMut(usize, Output<'_>) + ?Sized,
+    {
         assert!(outcomes.len() >= frames.len(), "one outcome per frame");
-        let mut k = 0;
+        // The tenants the classification cache and the counter run point to live in this snapshot: one
+        // reference count per batch (not per packet) keeps them apart from the `&mut self` of the slow path.
+        let snap = Arc::clone(&self.snapshot);
+        let mut b = Batch::new(&snap, self.rng);
+        let mut base = 0;
         for chunk in frames.chunks_mut(LOOKAHEAD) {
             self.lookahead(chunk);
-            for frame in chunk {
-                outcomes[k] = self.process(frame, &mut |o| emit(k, o));
-                k += 1;
+            let outs = &mut outcomes[base..base + chunk.len()];
+            for (i, (frame, out)) in chunk.iter_mut().zip(outs).enumerate() {
+                let k = base + i;
+                let counter = b.step_rng();
+                *out = match b.fast(&mut self.stats, frame, counter) {
+                    Ok((t, direction, side)) => {
+                        emit(
+                            k,
+                            Output {
+                                packet: frame.packet(),
+                                side,
+                                vlan: vlan_for(Some(t), side),
+                            },
+                        );
+                        Outcome {
+                            direction: Some(direction),
+                            tenant: Some(t.index),
+                            kind: OutcomeKind::Translated { packets: 1 },
+                        }
+                    }
+                    Err(Declined::Untried) => {
+                        self.process_slow::<_, true>(frame, rng_value(counter), &mut |o| emit(k, o))
+                    }
+                    Err(Declined::Tried) => {
+                        self.process_slow::<_, false>(frame, rng_value(counter), &mut |o| {
+                            emit(k, o)
+                        })
+                    }
+                    Err(Declined::Hairpin(t)) => {
+                        self.hairpin_slow(frame, t, rng_value(counter), &mut |o| emit(k, o))
+                    }
+                };
             }
+            base += chunk.len();
         }
+        b.flush(&mut self.stats);
+        self.rng = b.rng;
     }
 
     /// Stateful NAT64: prefetches the bindings and sessions `frames` will look up
@@ -307,6 +357,63 @@ impl Pipeline {
         F: FnMut(Output<'_>) + ?Sized,
     {
         let rng = self.next_rng();
+        self.process_with::<F, true>(frame, rng, emit)
+    }
+
+    /// [`Pipeline::process_with`] out of line, for the frames the batch loop does not forward itself. With
+    /// `FAST` false (the loop tried the fast path and it declined) straight to the translators' general
+    /// paths, which give what the fast paths would (the property tests `fast_path_matches_general_path`
+    /// hold them to it), instead of through the fast paths a second time.
+    #[inline(never)]
+    fn process_slow<F, const FAST: bool>(
+        &mut self,
+        frame: &mut Frame<'_>,
+        rng: u32,
+        emit: &mut F,
+    ) -> Outcome
+    where
+        F: FnMut(Output<'_>) + ?Sized,
+    {
+        self.process_with::<F, FAST>(frame, rng, emit)
+    }
+
+    /// The batch loop translated an IPv6 packet of tenant `t` to IPv4 and it is to be hairpinned: the
+    /// second pass and the accounting, as [`Pipeline::process`] does them.
+    #[inline(never)]
+    fn hairpin_slow<F>(
+        &mut self,
+        frame: &mut Frame<'_>,
+        t: &Tenant,
+        rng: u32,
+        emit: &mut F,
+    ) -> Outcome
+    where
+        F: FnMut(Output<'_>) + ?Sized,
+    {
+        let v = hairpin(frame, t, rng).unwrap_or(Verdict::Forward(Side::V4));
+        Self::finish_slow(
+            &mut self.stats,
+            &mut self.scratch,
+            frame,
+            emit,
+            Direction::V6ToV4,
+            Some(t),
+            v,
+        )
+    }
+
+    /// [`Pipeline::process`] with the packet's random value drawn by the caller; `FAST`: the stateless
+    /// translators try their fast paths first.
+    #[inline(always)]
+    fn process_with<F, const FAST: bool>(
+        &mut self,
+        frame: &mut Frame<'_>,
+        rng: u32,
+        emit: &mut F,
+    ) -> Outcome
+    where
+        F: FnMut(Output<'_>) + ?Sized,
+    {
         let snapshot: &Snapshot = &self.snapshot;
         let (direction, tenant, verdict) = match frame.packet().first().map(|b| b >> 4) {
             Some(6) => {
@@ -329,7 +436,11 @@ impl Pipeline {
                         (d, Some(t), v)
                     }
                     Ok(t) => {
-                        let mut v = v6_to_v4::translate(frame, t, rng);
+                        let mut v = if FAST {
+                            v6_to_v4::translate(frame, t, rng)
+                        } else {
+                            v6_to_v4::translate_general(frame, t, rng)
+                        };
                         // Only a tenant with EAM entries and hairpinning on can hairpin: skip the call
                         // for the others.
                         if v == Verdict::Forward(Side::V4) && t.may_hairpin() {
@@ -358,7 +469,14 @@ impl Pipeline {
                         }
                         (d, Some(t), v)
                     }
-                    Ok(t) => (d, Some(t), v4_to_v6::translate(frame, t, rng)),
+                    Ok(t) => {
+                        let v = if FAST {
+                            v4_to_v6::translate(frame, t, rng)
+                        } else {
+                            v4_to_v6::translate_general(frame, t, rng)
+                        };
+                        (d, Some(t), v)
+                    }
                 }
             }
             _ => return not_ip(&mut self.stats, frame),

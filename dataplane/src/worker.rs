@@ -1,6 +1,6 @@
 //! One worker per queue, pinned to a core: receive a batch from every interface's socket on its queue, run
-//! each frame through [`Pipeline::process`], write the egress Ethernet header in front of each output inside
-//! its UMEM chunk, and transmit the batch with one kick per socket.
+//! the batch through [`Pipeline::process_batch`], write the egress Ethernet header in front of each output
+//! inside its UMEM chunk, and transmit the batch with one kick per socket.
 //!
 //! The translated packet (or the ICMP error built around it) stays in the chunk it arrived in. Other outputs
 //! (fragments, ICMP errors from the NAT64 timers) are copied into a free chunk from the worker's free list;
@@ -32,7 +32,7 @@ use crate::frame::{Frame, RxMeta, FRAME_SIZE};
 use crate::io::afxdp::{chunk_of, RxDesc, XdpStats, XskPort, XDP_HEADROOM};
 use crate::l2::{L2Error, Resolver};
 use crate::nat64::carry::Fresh;
-use crate::pipeline::{OutcomeKind, Output, Pipeline};
+use crate::pipeline::{Outcome, OutcomeKind, Output, Pipeline};
 use crate::report::{ReportHub, Reporter, REPORT_POLL_MS};
 use crate::stats::{Direction, DropReason, Stats};
 use crate::tables::Snapshot;
@@ -450,6 +450,48 @@ struct Staged {
     direction: Option<Direction>,
 }
 
+/// The received frames of one batch. Allocated once (capacity: the batch size), emptied after every batch.
+#[derive(Default)]
+struct RxBatch {
+    /// `Frame<'static>`: each borrows a UMEM chunk the worker owns for the batch (see `translate_rx`); the
+    /// vector is cleared before any of those chunks goes on a ring.
+    frames: Vec<Frame<'static>>,
+    /// The chunk of `frames[k]`.
+    chunks: Vec<u64>,
+    outcomes: Vec<Outcome>,
+    /// `frames[k]`'s first output was left in its own chunk (and queued from there).
+    in_frame: Vec<bool>,
+}
+
+impl RxBatch {
+    fn with_capacity(n: usize) -> Self {
+        RxBatch {
+            frames: Vec::with_capacity(n),
+            chunks: Vec::with_capacity(n),
+            outcomes: Vec::with_capacity(n),
+            in_frame: Vec::with_capacity(n),
+        }
+    }
+
+    fn push(&mut self, chunk: u64, frame: Frame<'static>) {
+        self.frames.push(frame);
+        self.chunks.push(chunk);
+        self.outcomes.push(Outcome {
+            direction: None,
+            tenant: None,
+            kind: OutcomeKind::Translated { packets: 0 },
+        });
+        self.in_frame.push(false);
+    }
+
+    fn clear(&mut self) {
+        self.frames.clear();
+        self.chunks.clear();
+        self.outcomes.clear();
+        self.in_frame.clear();
+    }
+}
+
 /// Expiries the NAT64 timers may handle per pass.
 const TIMER_BUDGET: usize = 64;
 
@@ -479,6 +521,8 @@ struct Worker {
     io: IoCounters,
     rx: Vec<(usize, RxDesc)>,
     pending: Vec<Pending>,
+    /// The received frames of the batch being translated, and what belongs to them.
+    rx_batch: RxBatch,
     batch_ns: Histogram<u64>,
     /// L2 failures logged so far (the first few are, to help set-up; the rest are only counted).
     l2_logged: u32,
@@ -536,6 +580,7 @@ pub fn run(
         io: IoCounters::default(),
         rx: Vec::with_capacity(cfg.batch as usize),
         pending: Vec::with_capacity(8),
+        rx_batch: RxBatch::with_capacity(cfg.batch as usize),
         l2_logged: 0,
         // 1 ns .. 10 s, 3 significant digits: fixed size, never resized on the packet path.
         batch_ns: Histogram::new_with_bounds(1, 10_000_000_000, 3).expect("valid bounds"),
@@ -745,9 +790,7 @@ impl Worker {
             r.absorb(now);
         }
         let rx = std::mem::take(&mut self.rx);
-        for &(sock, d) in &rx {
-            self.one(sock, d, now);
-        }
+        self.translate_rx(&rx, now);
         self.rx = rx;
         if self.nat64 && now_ns >= self.next_timers {
             self.timers(now, now_ns);
@@ -856,7 +899,9 @@ impl Worker {
         self.staged.clear();
     }
 
-    fn one(&mut self, sock: usize, d: RxDesc, now: Instant) {
+    /// The network-layer packet of a received descriptor: its chunk, bounds in the chunk and metadata. Frames
+    /// that are not IP are released (counted).
+    fn receive(&mut self, sock: usize, d: RxDesc) -> Option<(u64, usize, usize, RxMeta)> {
         let chunk = chunk_of(d.addr);
         let off = (d.addr - chunk) as usize;
         let end = (off + d.len as usize).min(FRAME_SIZE);
@@ -866,7 +911,7 @@ impl Worker {
         let Ok(l2) = parse_l2(&buf[off..end]) else {
             self.io.rx_not_ip += 1;
             self.port.release(chunk);
-            return;
+            return None;
         };
         let start = off + l2.l3_offset;
         let ip_len = match l2.ethertype {
@@ -879,7 +924,7 @@ impl Worker {
             _ => {
                 self.io.rx_not_ip += 1;
                 self.port.release(chunk);
-                return;
+                return None;
             }
         };
         // Ethernet padding of short frames is not part of the packet.
@@ -888,7 +933,88 @@ impl Worker {
             ingress: self.cfg.ingress.get(sock).copied().unwrap_or(u16::MAX),
             vlan: l2.vlan,
         };
-        self.translate(chunk, start, end, meta, 0, now);
+        Some((chunk, start, end, meta))
+    }
+
+    /// Translates the received frames as one batch ([`Pipeline::process_batch`]), then sends the outputs in
+    /// the order they were emitted, stages hand-offs and frees the chunks nothing was left in.
+    fn translate_rx(&mut self, rx: &[(usize, RxDesc)], now: Instant) {
+        let mut b = std::mem::take(&mut self.rx_batch);
+        for &(sock, d) in rx {
+            let Some((chunk, start, end, meta)) = self.receive(sock, d) else {
+                continue;
+            };
+            // SAFETY: the chunk is the worker's until it goes on a ring, which happens only after the batch's
+            // frames are cleared below; no other slice of it is used meanwhile.
+            let buf: &'static mut [u8] =
+                unsafe { std::slice::from_raw_parts_mut(self.port.chunk_ptr(chunk), FRAME_SIZE) };
+            let mut frame = Frame::new(buf, start, end);
+            frame.meta = meta;
+            b.push(chunk, frame);
+        }
+        let n = b.frames.len();
+        let RxBatch {
+            frames,
+            chunks,
+            outcomes,
+            in_frame,
+        } = &mut b;
+        let port = &mut self.port;
+        let io = &mut self.io;
+        let pending = &mut self.pending;
+        self.pipeline
+            .process_batch(frames, outcomes, &mut |k, o: Output<'_>| {
+                // The first output inside the frame's own chunk is sent from there; others are copied out.
+                let base = port.chunk_ptr(chunks[k]) as usize;
+                let p = o.packet.as_ptr() as usize;
+                if !in_frame[k] && p >= base && p + o.packet.len() <= base + FRAME_SIZE {
+                    in_frame[k] = true;
+                    pending.push(Pending {
+                        chunk: chunks[k],
+                        off: p - base,
+                        len: o.packet.len(),
+                        side: o.side,
+                        vlan: o.vlan,
+                    });
+                    return;
+                }
+                copy_out(port, io, pending, &o);
+            });
+        for k in 0..n {
+            let (outcome, chunk) = (b.outcomes[k], b.chunks[k]);
+            if let OutcomeKind::HandedOff { worker } = outcome.kind {
+                // Nothing was emitted; the frame (possibly rewritten: a hairpinned packet's first pass) moves
+                // on.
+                let f = &b.frames[k];
+                self.staged.push(Staged {
+                    chunk,
+                    off: f.start(),
+                    len: f.len(),
+                    meta: f.meta,
+                    to: worker,
+                    hops: 1,
+                    direction: outcome.direction,
+                });
+                continue;
+            }
+            if self.nat64 {
+                let t = outcome.tenant.map(|t| self.pipeline.snapshot().tenant(t));
+                if t.is_some_and(|t| t.nat64.is_some()) {
+                    self.io.same_worker += 1;
+                }
+            }
+        }
+        // No frame may outlive the batch: the chunks go back to rings from here on.
+        b.frames.clear();
+        for k in 0..n {
+            let staged = matches!(b.outcomes[k].kind, OutcomeKind::HandedOff { .. });
+            if !staged && !b.in_frame[k] {
+                self.port.release(b.chunks[k]);
+            }
+        }
+        b.clear();
+        self.rx_batch = b;
+        self.send_pending(now);
     }
 
     /// Runs the packet at `chunk[start..end]` through the pipeline and sends, stages (hand-off) or frees it.

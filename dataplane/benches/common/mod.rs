@@ -12,7 +12,7 @@
 use std::sync::Arc;
 
 use dataplane::frame::{Frame, RxMeta, FRAME_SIZE, HEADROOM};
-use dataplane::pipeline::{OutcomeKind, Pipeline};
+use dataplane::pipeline::{Outcome, OutcomeKind, Pipeline};
 use dataplane::tables::Snapshot;
 use mgmt_api::config::Config;
 
@@ -40,6 +40,8 @@ pub const CASES: &[&str] = &[
     "icmp_err_6to4",
     "udp_eam_4to6",
     "udp_eam_6to4",
+    "flows_udp_4to6",
+    "flows_udp_6to4",
     "mt_udp_4to6",
     "mt_udp_6to4",
 ];
@@ -306,6 +308,22 @@ pub fn case(name: &str) -> Option<Case> {
         ),
         "udp_eam_4to6" => (SINGLE_EAM, untagged(packet4(SERVER4, CLIENT4, UDP))),
         "udp_eam_6to4" => (SINGLE_EAM, untagged(packet6(CLIENT6_EAM, server6, UDP))),
+        // The common SIIT set-up with 64 flows: frame k is addressed to IPv4 host 192.0.2.(10 + k) (its
+        // pool6 form IPv6 → IPv4), so no two frames of a batch share a destination.
+        "flows_udp_4to6" | "flows_udp_6to4" => {
+            let t = (0..BATCH)
+                .map(|k| {
+                    let host = [192, 0, 2, 10 + k as u8];
+                    let p = if name == "flows_udp_4to6" {
+                        packet4(SERVER4, host, UDP)
+                    } else {
+                        packet6(client6, embed(POOL6, host), UDP)
+                    };
+                    (p, RxMeta::default())
+                })
+                .collect();
+            (SINGLE, t)
+        }
         // One packet per frame of the batch, spread over the tenants and their EAM entries: tenant k % 16,
         // EAM host (7k) % 64.
         "mt_udp_4to6" | "mt_udp_6to4" => {
@@ -346,35 +364,86 @@ pub fn frames() -> Vec<u8> {
     vec![0; BATCH * FRAME_SIZE]
 }
 
+/// What [`run_batch`] does with a batch after copying the packets in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Nothing: the copy and frame set-up alone, the baseline to subtract.
+    Copy,
+    /// [`Pipeline::process`] frame by frame.
+    PerPacket,
+    /// [`Pipeline::process_batch`] on the whole batch: what a worker runs.
+    Batch,
+}
+
+impl Mode {
+    /// The benchmark group / report name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Copy => "copy",
+            Mode::PerPacket => "per_packet",
+            Mode::Batch => "batch",
+        }
+    }
+}
+
 /// One batch as a worker runs it: each frame gets a template packet copied in behind `HEADROOM` (standing
-/// in for the NIC's DMA), then, when `XLAT`, goes through [`Pipeline::process`], whose output is "sent" by
-/// adding its length to the returned sum. With `XLAT` false only the copy and the frame set-up run: the
-/// baseline to subtract. Returns (bytes emitted, packets translated).
+/// in for the NIC's DMA) and becomes a [`Frame`] of the batch; then, by `mode`, the batch goes through
+/// [`Pipeline::process_batch`], or each frame through [`Pipeline::process`], or nothing happens (the
+/// baseline: the same copy and set-up). Output is "sent" by adding its length to the returned sum.
+/// Returns (bytes emitted, packets translated).
 #[inline]
-pub fn run_batch<const XLAT: bool>(
+pub fn run_batch(
+    mode: Mode,
     p: &mut Pipeline,
     bufs: &mut [u8],
     templates: &[(Vec<u8>, RxMeta)],
 ) -> (usize, usize) {
-    let mut bytes = 0;
-    let mut translated = 0;
-    for (k, chunk) in bufs.chunks_exact_mut(FRAME_SIZE).enumerate() {
+    let mut chunks = bufs.chunks_exact_mut(FRAME_SIZE).enumerate();
+    let mut frames: [Frame<'_>; BATCH] = std::array::from_fn(|_| {
+        let (k, chunk) = chunks.next().expect("BATCH frame buffers");
         let (tpl, meta) = &templates[k % templates.len()];
         let end = HEADROOM + tpl.len();
         chunk[HEADROOM..end].copy_from_slice(tpl);
         let mut frame = Frame::new(chunk, HEADROOM, end);
         frame.meta = *meta;
-        if XLAT {
-            let o = p.process(&mut frame, &mut |out| bytes += out.packet.len());
-            translated += usize::from(matches!(o.kind, OutcomeKind::Translated { .. }));
-        } else {
-            let frame = std::hint::black_box(frame);
-            bytes += frame.len();
-            translated += 1;
+        frame
+    });
+    let mut bytes = 0;
+    let mut translated = 0;
+    match mode {
+        Mode::Copy => {
+            let frames = std::hint::black_box(&mut frames);
+            for f in frames.iter() {
+                bytes += f.len();
+                translated += 1;
+            }
+        }
+        Mode::PerPacket => {
+            for frame in &mut frames {
+                let o = p.process(frame, &mut |out| bytes += out.packet.len());
+                translated += usize::from(matches!(o.kind, OutcomeKind::Translated { .. }));
+            }
+        }
+        Mode::Batch => {
+            let mut outcomes = [BLANK; BATCH];
+            p.process_batch(&mut frames, &mut outcomes, &mut |_, out| {
+                bytes += out.packet.len()
+            });
+            translated = outcomes
+                .iter()
+                .filter(|o| matches!(o.kind, OutcomeKind::Translated { .. }))
+                .count();
         }
     }
     (bytes, translated)
 }
+
+/// An outcome slot before the pipeline fills it.
+const BLANK: Outcome = Outcome {
+    direction: None,
+    tenant: None,
+    kind: OutcomeKind::Translated { packets: 0 },
+};
 
 /// The IPv4 header checksum and the transport checksum (UDP, TCP, ICMP, ICMPv6) of an unfragmented packet
 /// without extension headers are right.
@@ -409,18 +478,39 @@ fn checksums_ok(pkt: &[u8]) -> bool {
 pub fn check(case: &Case) {
     let mut p = Pipeline::new(Arc::clone(&case.snapshot));
     let mut bufs = frames();
-    let (bytes, translated) = run_batch::<true>(&mut p, &mut bufs, &case.templates);
-    assert_eq!(
-        translated, BATCH,
-        "{}: not every packet translated",
-        case.name
-    );
+    let mut bytes = 0;
+    for mode in [Mode::PerPacket, Mode::Batch] {
+        let (b, translated) = run_batch(mode, &mut p, &mut bufs, &case.templates);
+        assert_eq!(
+            translated,
+            BATCH,
+            "{} ({}): not every packet translated",
+            case.name,
+            mode.name()
+        );
+        assert!(
+            mode == Mode::PerPacket || b == bytes,
+            "{}: batch and per-packet outputs differ in size",
+            case.name
+        );
+        bytes = b;
+    }
     for (tpl, meta) in &case.templates {
         let mut buf = vec![0; FRAME_SIZE];
         let mut frame = Frame::copy_from(&mut buf, tpl).expect("fits");
         frame.meta = *meta;
         p.process(&mut frame, &mut |out| {
             assert!(checksums_ok(out.packet), "{}: bad checksum", case.name)
+        });
+        let mut buf = vec![0; FRAME_SIZE];
+        let mut frame = Frame::copy_from(&mut buf, tpl).expect("fits");
+        frame.meta = *meta;
+        p.process_batch(&mut [frame], &mut [BLANK], &mut |_, out| {
+            assert!(
+                checksums_ok(out.packet),
+                "{}: bad checksum (batch)",
+                case.name
+            )
         });
     }
     let grow: isize = match (case.name.contains("_4to6"), case.name.contains("icmp_err")) {

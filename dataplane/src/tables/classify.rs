@@ -23,6 +23,9 @@ pub(crate) struct V6Classifier {
     /// The table's only prefix `(network, mask, tenant)`, when it has exactly one (a single tenant with a
     /// pool6 and no EAMT): one masked compare instead of a table walk.
     single: Option<(u128, u128, u16)>,
+    /// Mask of the table's longest prefix: two destinations equal under it classify alike (see
+    /// [`V6Classifier::key_mask`]).
+    key_mask: u128,
 }
 
 impl V6Classifier {
@@ -33,7 +36,19 @@ impl V6Classifier {
             [(net, len, &t)] => Some((net, u128::mask(len), t)),
             _ => None,
         };
-        V6Classifier { lpm, single }
+        let key_mask = u128::mask(lpm.iter().map(|(_, len, _)| len).max().unwrap_or(0));
+        V6Classifier {
+            lpm,
+            single,
+            key_mask,
+        }
+    }
+
+    /// The bits of a destination the answer depends on: every prefix in the table is at most this long, so
+    /// it contains either both of two destinations equal under this mask or neither.
+    #[inline]
+    pub(crate) fn key_mask(&self) -> u128 {
+        self.key_mask
     }
 
     #[inline(always)]
@@ -94,6 +109,9 @@ pub(crate) struct V4Classifier {
     /// The untagged group's `any`: the whole classification of an untagged frame in the single-tenant case,
     /// without the two table indirections.
     untagged_any: Option<u16>,
+    /// Mask of the longest EAM IPv4 prefix of any group (0 without EAM entries): see
+    /// [`V4Classifier::key_mask`].
+    key_mask: u32,
 }
 
 impl Default for V4Classifier {
@@ -102,6 +120,7 @@ impl Default for V4Classifier {
             by_vlan: vec![NO_GROUP; VLAN_IDS].into(),
             groups: Box::new([]),
             untagged_any: None,
+            key_mask: 0,
         }
     }
 }
@@ -154,11 +173,25 @@ impl V4Classifier {
         let untagged_any = groups
             .get(usize::from(by_vlan[0]))
             .and_then(|g: &V4Group| g.any);
+        let longest = groups
+            .iter()
+            .flat_map(|g| g.eam.iter().map(|(_, len, _)| len))
+            .max()
+            .unwrap_or(0);
         V4Classifier {
             by_vlan: by_vlan.into(),
             groups,
             untagged_any,
+            key_mask: u32::mask(longest),
         }
+    }
+
+    /// The bits of a destination the answer depends on, for frames of the same ingress and VLAN: the
+    /// destination only matters through EAM prefixes, none longer than this mask (the pool6 fallback does
+    /// not look at it).
+    #[inline]
+    pub(crate) fn key_mask(&self) -> u32 {
+        self.key_mask
     }
 
     #[inline(always)]
@@ -270,6 +303,54 @@ mod tests {
                 V4Classifier::default(),
             ] {
                 prop_assert_eq!(c.classify(meta, dst4.to_be_bytes()), slow_v4(&c, meta, dst4.to_be_bytes()));
+            }
+        }
+
+        /// `key_mask`: two destinations that differ only outside it classify alike, and it is the mask of
+        /// the longest prefix (no shorter: that would merge destinations a prefix tells apart). Random
+        /// prefixes of random lengths around the first destination; the second is the first with every bit
+        /// outside the mask changed at random.
+        #[test]
+        fn key_masks_cover_what_classification_looks_at(
+            p6 in proptest::collection::vec((any::<u128>(), 0u8..=128), 0..6),
+            p4 in proptest::collection::vec((any::<u32>(), 0u8..=32, 0u16..3, any::<bool>()), 0..6),
+            dst6 in any::<u128>(),
+            dst4 in any::<u32>(),
+            noise6 in any::<u128>(),
+            noise4 in any::<u32>(),
+            vlan in prop_oneof![Just(None), Just(Some(5)), Just(Some(6))],
+        ) {
+            // Every IPv6 prefix contains `dst6` up to a random length: hits are likely.
+            let p6: Vec<(u128, u8, u16)> = p6
+                .iter()
+                .enumerate()
+                .map(|(i, &(r, len))| ((dst6 & u128::mask(len)) | (r & !u128::mask(len)), len, i as u16))
+                .map(|(net, len, t)| (net & u128::mask(len), len, t))
+                .collect();
+            let c6 = V6Classifier::new(p6.iter().copied());
+            let longest6 = c6.lpm.iter().map(|(_, l, _)| l).max().unwrap_or(0);
+            prop_assert_eq!(c6.key_mask(), u128::mask(longest6));
+            let other6 = (dst6 & c6.key_mask()) | (noise6 & !c6.key_mask());
+            prop_assert_eq!(c6.classify(&dst6.to_be_bytes()), c6.classify(&other6.to_be_bytes()));
+            let tenants: Vec<V4Tenant> = p4
+                .iter()
+                .enumerate()
+                .map(|(i, &(r, len, v, bound))| {
+                    let net = ((dst4 & u32::mask(len)) | (r & !u32::mask(len))) & u32::mask(len);
+                    let vlan = [None, Some(5), Some(6)][usize::from(v)];
+                    tenant(i as u16, vlan, bound.then_some(1), vec![(net, len)])
+                })
+                .collect();
+            let c4 = V4Classifier::new(&tenants);
+            let longest4 = tenants.iter().flat_map(|t| t.eam4.iter().map(|e| e.1)).max().unwrap_or(0);
+            prop_assert_eq!(c4.key_mask(), u32::mask(longest4));
+            let other4 = (dst4 & c4.key_mask()) | (noise4 & !c4.key_mask());
+            for ingress in 0..2 {
+                let meta = RxMeta { ingress, vlan };
+                prop_assert_eq!(
+                    c4.classify(meta, dst4.to_be_bytes()),
+                    c4.classify(meta, other4.to_be_bytes())
+                );
             }
         }
     }

@@ -549,6 +549,20 @@ impl Snapshot {
         self.v4.classify(meta, dst).map(|i| self.tenant(i))
     }
 
+    /// The bits of an IPv6 destination [`Snapshot::classify_v6`] depends on: destinations equal under this
+    /// mask get the same answer (what lets a batch remember a classification for a whole prefix).
+    #[inline]
+    pub fn classify_v6_key_mask(&self) -> u128 {
+        self.v6.key_mask()
+    }
+
+    /// The bits of an IPv4 destination [`Snapshot::classify_v4`] depends on, for frames with the same
+    /// [`RxMeta`]: (meta, destination under this mask) determine the answer.
+    #[inline]
+    pub fn classify_v4_key_mask(&self) -> u32 {
+        self.v4.key_mask()
+    }
+
     /// Index of the interface called `name` in this snapshot.
     pub fn interface_index(&self, name: &str) -> Option<u16> {
         self.interfaces

@@ -218,7 +218,7 @@ pub(crate) fn write_ipv6_header(
 #[inline(always)]
 pub fn translate(frame: &mut Frame, t: &Tenant, rng: u32) -> Verdict {
     match fast_path(frame, t) {
-        Some(v) => v,
+        Some(side) => Verdict::Forward(side),
         None => translate_with(frame, t, rng, Pass::Normal),
     }
 }
@@ -233,13 +233,11 @@ pub fn translate(frame: &mut Frame, t: &Tenant, rng: u32) -> Verdict {
 /// for echo, §4.5), restricted to this case; `tests::fast_path_matches_general_path` checks the two paths
 /// give identical frames and verdicts on mutated packets.
 #[inline(always)]
-fn fast_path(frame: &mut Frame, t: &Tenant) -> Option<Verdict> {
+pub(crate) fn fast_path(frame: &mut Frame, t: &Tenant) -> Option<Side> {
     // The IPv6 header will start 20 bytes in front of the packet (no headroom: general path). One slice from
     // there to the packet's end, split into a 40-byte view (headroom + IPv4 header) and the transport part:
     // one bounds check for the whole path, none per field.
-    let (start, len) = (frame.start(), frame.len());
-    let new_start = start.checked_sub(20)?;
-    let region = frame.buffer_mut().get_mut(new_start..start + len)?;
+    let region = frame.with_front_mut(20)?;
     let (hdr, rest) = region.split_first_chunk_mut::<40>()?;
     // The IPv4 header, read out before the IPv6 header overwrites it.
     let b: [u8; 20] = *hdr.last_chunk::<20>().expect("20 of 40 bytes");
@@ -340,11 +338,17 @@ fn fast_path(frame: &mut Frame, t: &Tenant) -> Option<Verdict> {
         let added = checksum::add(checksum::sum_u128(src6), checksum::sum_u128(dst6));
         l4::swap_pseudo_addrs(seg, proto, removed, added);
     }
-    // The packet now starts at the IPv6 header and ends at Total Length (link-layer padding trimmed). Cannot
-    // fail: both bounds are inside the region checked above.
-    let bounded = frame.set_bounds(new_start, start + total_len);
-    debug_assert!(bounded);
-    Some(Verdict::Forward(Side::V6))
+    // The packet now starts at the IPv6 header and ends at Total Length (link-layer padding trimmed).
+    // SAFETY: the region checked above starts 20 bytes in front of the packet, and total_len = 20 + l4_len
+    // <= 20 + rest.len() = the packet's length.
+    unsafe { frame.set_bounds_unchecked(-20, total_len) };
+    Some(Side::V6)
+}
+
+/// [`translate`] without trying the fast path first: for callers that know it declined (the result is the
+/// same either way).
+pub(crate) fn translate_general(frame: &mut Frame, t: &Tenant, rng: u32) -> Verdict {
+    translate_with(frame, t, rng, Pass::Normal)
 }
 
 /// The second pass of a hairpinned packet (RFC 7757 §4): an IPv6 packet just translated to IPv4 whose
@@ -686,7 +690,7 @@ pub(crate) mod fast_path_tests {
     /// Runs `fast` and `general` on two copies of the input's frame; checks they agree.
     pub(crate) fn compare(
         input: &Input,
-        fast: impl Fn(&mut Frame, &Tenant, u32) -> Option<Verdict>,
+        fast: impl Fn(&mut Frame, &Tenant, u32) -> Option<Side>,
         general: impl Fn(&mut Frame, &Tenant, u32) -> Verdict,
     ) -> Result<bool, TestCaseError> {
         let snaps = snapshots();
@@ -704,9 +708,9 @@ pub(crate) mod fast_path_tests {
                 prop_assert_eq!(f1.packet(), &input.bytes[..]);
                 Ok(false)
             }
-            Some(v) => {
+            Some(side) => {
                 let g = general(&mut f2, t, input.rng);
-                prop_assert_eq!(v, g);
+                prop_assert_eq!(Verdict::Forward(side), g);
                 prop_assert_eq!((f1.start(), f1.len()), (f2.start(), f2.len()));
                 prop_assert_eq!(f1.buffer(), f2.buffer());
                 Ok(true)

@@ -205,7 +205,7 @@ pub(crate) fn write_ipv4_header(
 #[inline(always)]
 pub fn translate(frame: &mut Frame, t: &Tenant, rng: u32) -> Verdict {
     match fast_path(frame, t, rng) {
-        Some(v) => v,
+        Some(side) => Verdict::Forward(side),
         None => translate_general(frame, t, rng),
     }
 }
@@ -221,10 +221,9 @@ pub fn translate(frame: &mut Frame, t: &Tenant, rng: u32) -> Verdict {
 /// §5.2 for echo, §5.5), restricted to this case; `tests::fast_path_matches_general_path` checks the two
 /// paths give identical frames and verdicts on mutated packets.
 #[inline(always)]
-fn fast_path(frame: &mut Frame, t: &Tenant, rng: u32) -> Option<Verdict> {
+pub(crate) fn fast_path(frame: &mut Frame, t: &Tenant, rng: u32) -> Option<Side> {
     // The packet as one slice split into a 40-byte view and the rest: one bounds check for the whole path.
-    let (start, len) = (frame.start(), frame.len());
-    let pkt = frame.buffer_mut().get_mut(start..start + len)?;
+    let pkt = frame.packet_mut();
     let (hdr, rest) = pkt.split_first_chunk_mut::<40>()?;
     let b: &[u8; 40] = hdr;
     if b[0] >> 4 != 6 {
@@ -332,16 +331,16 @@ fn fast_path(frame: &mut Frame, t: &Tenant, rng: u32) -> Option<Verdict> {
         l4::swap_pseudo_addrs(seg, next, removed, added);
     }
     // The packet now starts at the IPv4 header and ends at the payload length (link-layer padding trimmed).
-    // Cannot fail: both bounds are inside the packet.
-    let bounded = frame.set_bounds(start + 20, start + 40 + l4_len);
-    debug_assert!(bounded);
-    Some(Verdict::Forward(Side::V4))
+    // SAFETY: 20 <= 40 + l4_len, and l4_len <= rest.len() = packet length - 40: both bounds lie inside the
+    // packet.
+    unsafe { frame.set_bounds_unchecked(20, 40 + l4_len) };
+    Some(Side::V4)
 }
 
 /// The general path: every packet [`fast_path`] leaves. Out of line, so that the fast path inlined into the
 /// pipeline stays small.
 #[inline(never)]
-fn translate_general(frame: &mut Frame, t: &Tenant, rng: u32) -> Verdict {
+pub(crate) fn translate_general(frame: &mut Frame, t: &Tenant, rng: u32) -> Verdict {
     let h = match parse(frame) {
         Ok(h) => h,
         Err(r) => return Verdict::Drop(r),
