@@ -329,7 +329,12 @@ pub(crate) fn fast_path(frame: &mut Frame, t: &Tenant) -> Option<Side> {
         l4::retype_icmp(seg, type6, 0, pseudo);
     } else if let Some(delta) = pseudo_delta {
         // `adjust_by` equals the general `adjust`: the new addresses (unicast IPv4 inside) sum to nonzero.
-        l4::shift_pseudo_sum(seg, proto, delta);
+        // The protocol is UDP or TCP here (ICMP took the branch above), with its whole header in `seg`.
+        if proto == ip_proto::UDP {
+            l4::shift_pseudo_sum_known::<true>(seg, delta);
+        } else {
+            l4::shift_pseudo_sum_known::<false>(seg, delta);
+        }
     } else {
         let removed = checksum::add(
             checksum::sum_addr_v4(&src4.to_be_bytes()),

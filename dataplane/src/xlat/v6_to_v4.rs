@@ -261,11 +261,10 @@ pub(crate) fn fast_path(frame: &mut Frame, t: &Tenant, rng: u32) -> Option<Side>
     // With a /96 pool6 and no EAMT both addresses carry the prefix, and the pseudo-header's sum changes by a
     // per-tenant constant (`pseudo_delta`); otherwise the general mapping, and the sums are computed.
     let (src4, dst4, pseudo_delta) = match t.pool96() {
-        Some(p) => (
-            p.extract(src6)?,
-            p.extract(dst6)?,
-            Some(p.pseudo_delta_v6_to_v4()),
-        ),
+        Some(p) => {
+            let (s, d) = p.extract_pair(src6, dst6)?;
+            (s, d, Some(p.pseudo_delta_v6_to_v4()))
+        }
         None => (t.map_v6_to_v4_fast(src6)?, t.map_v6_to_v4_fast(dst6)?, None),
     };
     if !(unicast_u32(src4) & unicast_u32(dst4)) {
@@ -321,7 +320,12 @@ pub(crate) fn fast_path(frame: &mut Frame, t: &Tenant, rng: u32) -> Option<Side>
         l4::retype_icmp(seg, type4, pseudo, 0);
     } else if let Some(delta) = pseudo_delta {
         // `adjust_by` equals the general `adjust`: the new addresses are unicast, so they sum to nonzero.
-        l4::shift_pseudo_sum(seg, next, delta);
+        // The protocol is UDP or TCP here (ICMP took the branch above), with its whole header in `seg`.
+        if next == ip_proto::UDP {
+            l4::shift_pseudo_sum_known::<true>(seg, delta);
+        } else {
+            l4::shift_pseudo_sum_known::<false>(seg, delta);
+        }
     } else {
         let removed = checksum::add(checksum::sum_u128(src6), checksum::sum_u128(dst6));
         let added = checksum::add(
