@@ -38,7 +38,8 @@ pub(super) struct Batch<'s> {
     /// The random-value counter (the pipeline's, written back after the batch); [`rng_value`] of it is
     /// computed only where a value is used.
     pub(super) rng: u32,
-    /// Last IPv6-side classification the fast path could use: destination under `v6_mask` → tenant.
+    /// Last IPv6-side classification the fast path could use: destination under `v6_mask` → tenant. Keys and
+    /// masks are in memory byte order (`from_ne_bytes` of the big-endian bytes): only compared for equality.
     v6: Option<(u128, &'s Tenant)>,
     /// Last IPv4-side one: (ingress and VLAN, destination under `v4_mask`) → tenant.
     v4: Option<(RxMeta, u32, &'s Tenant)>,
@@ -60,8 +61,10 @@ impl<'s> Batch<'s> {
             rng,
             v6: None,
             v4: None,
-            v6_mask: snapshot.classify_v6_key_mask(),
-            v4_mask: snapshot.classify_v4_key_mask(),
+            // Keys are compared, never interpreted: as the destination bytes loaded in native order (no
+            // byte swap per packet), masked by the masks' bytes loaded the same way.
+            v6_mask: u128::from_ne_bytes(snapshot.classify_v6_key_mask().to_be_bytes()),
+            v4_mask: u32::from_ne_bytes(snapshot.classify_v4_key_mask().to_be_bytes()),
             run6: 0,
             run4: 0,
         }
@@ -92,7 +95,7 @@ impl<'s> Batch<'s> {
                 let Some(&dst) = pkt.get(24..40).and_then(|d| d.first_chunk::<16>()) else {
                     return Err(Declined::Untried);
                 };
-                let key = u128::from_be_bytes(dst) & self.v6_mask;
+                let key = u128::from_ne_bytes(dst) & self.v6_mask;
                 let t = match self.v6 {
                     Some((k, t)) if k == key => t,
                     _ => self.miss_v6(stats, dst, key).ok_or(Declined::Untried)?,
@@ -112,7 +115,7 @@ impl<'s> Batch<'s> {
                     return Err(Declined::Untried);
                 };
                 let meta = frame.meta;
-                let key = u32::from_be_bytes(dst) & self.v4_mask;
+                let key = u32::from_ne_bytes(dst) & self.v4_mask;
                 let t = match self.v4 {
                     Some((m, k, t)) if k == key && m == meta => t,
                     _ => self

@@ -412,5 +412,30 @@ mod pool96 {
                 checksum::adjust(csum, v6, v4)
             );
         }
+
+        /// `extract_pair` (the fast path's: one masked compare for both addresses) is `extract` of each,
+        /// with and without RFC 6052 §3.1, for addresses inside the prefix, off it by one bit anywhere in
+        /// the top 96, or arbitrary.
+        #[test]
+        fn extract_pair_is_extract_of_each(
+            prefix in prop_oneof![
+                Just(u128::from_be_bytes(crate::xlat::rfc6052::WKP)),
+                any::<u128>().prop_map(|p| p & !0xffff_ffff),
+            ],
+            strict in any::<bool>(),
+            a in (any::<u32>(), 0u32..100, any::<u128>()),
+            b in (any::<u32>(), 0u32..100, any::<u128>()),
+        ) {
+            let p = Pool96::new(prefix, strict);
+            // 0..96: one bit of the prefix flipped; 96..99: inside; 99: arbitrary.
+            let addr = |(v4, k, any): (u32, u32, u128)| match k {
+                0..96 => (prefix | u128::from(v4)) ^ (1u128 << (32 + k)),
+                96..99 => prefix | u128::from(v4),
+                _ => any,
+            };
+            let (src, dst) = (addr(a), addr(b));
+            let each = p.extract(src).zip(p.extract(dst));
+            prop_assert_eq!(p.extract_pair(src, dst), each);
+        }
     }
 }

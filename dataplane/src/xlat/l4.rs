@@ -41,21 +41,21 @@ pub fn swap_pseudo_addrs(seg: &mut [u8], proto: u8, removed: u32, added: u32) {
 }
 
 /// [`swap_pseudo_addrs`] when the pseudo-header's sum changes by a known `delta` (see
-/// [`checksum::adjust_by`]; the same result as long as the new addresses do not sum to zero).
+/// [`checksum::adjust_by`]; the same result as long as the new addresses do not sum to zero), for a fast
+/// path that already knows the protocol: no re-dispatch on it. `UDP`: the checksum at offset 6 with RFC
+/// 768's zero rule, else TCP's at offset 16; a `seg` too short for the field is left alone.
 #[inline(always)]
-pub fn shift_pseudo_sum(seg: &mut [u8], proto: u8, delta: u16) {
-    let Some(off) = checksum_offset(proto) else {
-        return;
-    };
+pub fn shift_pseudo_sum_known<const UDP: bool>(seg: &mut [u8], delta: u16) {
+    let off = if UDP { 6 } else { 16 };
     let Some(field) = seg.get_mut(off..off + 2) else {
         return;
     };
     let old = u16::from_be_bytes([field[0], field[1]]);
-    if proto == ip_proto::UDP && old == 0 {
+    if UDP && old == 0 {
         return;
     }
     let mut new = checksum::adjust_by(old, delta);
-    if proto == ip_proto::UDP && new == 0 {
+    if UDP && new == 0 {
         // RFC 768: a computed 0 is sent as all ones, 0 means "no checksum".
         new = 0xffff;
     }

@@ -222,6 +222,19 @@ pub fn translate(frame: &mut Frame, t: &Tenant, rng: u32) -> Verdict {
 /// paths give identical frames and verdicts on mutated packets.
 #[inline(always)]
 pub(crate) fn fast_path(frame: &mut Frame, t: &Tenant, rng: u32) -> Option<Side> {
+    // One dispatch on the transport protocol, then a body specialised for it: the protocol's tests in the
+    // validation, the header and the checksum update fold into constants (three dispatches became one).
+    match frame.packet().get(6) {
+        Some(&ip_proto::UDP) => fast_path_for::<{ ip_proto::UDP }>(frame, t, rng),
+        Some(&ip_proto::TCP) => fast_path_for::<{ ip_proto::TCP }>(frame, t, rng),
+        Some(&ip_proto::ICMPV6) => fast_path_for::<{ ip_proto::ICMPV6 }>(frame, t, rng),
+        _ => None,
+    }
+}
+
+/// [`fast_path`] for transport protocol `P`, which the caller has read from the packet.
+#[inline(always)]
+fn fast_path_for<const P: u8>(frame: &mut Frame, t: &Tenant, rng: u32) -> Option<Side> {
     // The packet as one slice split into a 40-byte view and the rest: one bounds check for the whole path.
     let pkt = frame.packet_mut();
     let (hdr, rest) = pkt.split_first_chunk_mut::<40>()?;
@@ -233,7 +246,8 @@ pub(crate) fn fast_path(frame: &mut Frame, t: &Tenant, rng: u32) -> Option<Side>
     if l4_len > rest.len() {
         return None;
     }
-    let next = b[6];
+    debug_assert_eq!(b[6], P);
+    let next = P;
     let hop_limit = b[7];
     if hop_limit <= 1 {
         return None;
@@ -261,11 +275,10 @@ pub(crate) fn fast_path(frame: &mut Frame, t: &Tenant, rng: u32) -> Option<Side>
     // With a /96 pool6 and no EAMT both addresses carry the prefix, and the pseudo-header's sum changes by a
     // per-tenant constant (`pseudo_delta`); otherwise the general mapping, and the sums are computed.
     let (src4, dst4, pseudo_delta) = match t.pool96() {
-        Some(p) => (
-            p.extract(src6)?,
-            p.extract(dst6)?,
-            Some(p.pseudo_delta_v6_to_v4()),
-        ),
+        Some(p) => {
+            let (s, d) = p.extract_pair(src6, dst6)?;
+            (s, d, Some(p.pseudo_delta_v6_to_v4()))
+        }
         None => (t.map_v6_to_v4_fast(src6)?, t.map_v6_to_v4_fast(dst6)?, None),
     };
     if !(unicast_u32(src4) & unicast_u32(dst4)) {
@@ -321,7 +334,12 @@ pub(crate) fn fast_path(frame: &mut Frame, t: &Tenant, rng: u32) -> Option<Side>
         l4::retype_icmp(seg, type4, pseudo, 0);
     } else if let Some(delta) = pseudo_delta {
         // `adjust_by` equals the general `adjust`: the new addresses are unicast, so they sum to nonzero.
-        l4::shift_pseudo_sum(seg, next, delta);
+        // The protocol is UDP or TCP here (ICMP took the branch above), with its whole header in `seg`.
+        if next == ip_proto::UDP {
+            l4::shift_pseudo_sum_known::<true>(seg, delta);
+        } else {
+            l4::shift_pseudo_sum_known::<false>(seg, delta);
+        }
     } else {
         let removed = checksum::add(checksum::sum_u128(src6), checksum::sum_u128(dst6));
         let added = checksum::add(
