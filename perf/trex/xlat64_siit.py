@@ -10,8 +10,10 @@
 # "both" runs the two streams at once (bidirectional, as RFC 8219 §7.1 recommends in addition to each
 # direction alone).
 #
-# Addresses match deploy/examples and perf/compare.sh: pool6 2001:db8:64::/96, clients 2001:db8:6::/64 mapped
-# by EAM to 198.51.100.0/24, servers 192.0.2.0/24. Adapt them (and the appliance's config) to the lab.
+# Addresses match deploy/examples/lab-siit.toml (the appliance's configuration for this profile) and
+# perf/compare.sh: pool6 2001:db8:64::/96, the client 2001:db8:6::10 mapped by EAM to 198.51.100.10, the
+# server 192.0.2.10. control/tests/lab_profiles.rs checks in CI that every stream of this profile is
+# translated by lab-siit.toml (`xlat64 translate`, the live pipeline) with the RFC 8219 frame sizes.
 #
 # Frame sizes follow RFC 8219 §5.1: IPv6 frames 20 bytes longer than the IPv4 ones, so that the translated
 # frames have the classic sizes (84 -> 64, 148 -> 128, ... 1518 -> 1498). "size" is the frame size with FCS.
